@@ -1,0 +1,266 @@
+"""What the regressor and the classifier share: parameters, validation, ``fit``.
+
+The subclasses say only what differs between them: how ``y`` becomes network
+targets (``_prepare_targets``), the output layer and loss, and how network
+outputs become predictions.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from skdropbn import _inference, _network, _training
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
+OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+
+
+def _as_seed_source(random_state):
+    """A NumPy ``RandomState`` to draw this fit's seeds from.
+
+    An int gives reproducible fits; a ``RandomState`` is used as given
+    (scikit-learn's convention). ``None`` draws fresh OS entropy instead of
+    consuming numpy's global generator, which belongs to the user.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    return np.random.RandomState(random_state)
+
+
+class _BaseDropBN(BaseEstimator):
+    """Base class for DropBN estimators. Do not use directly."""
+
+    _parameter_constraints = {
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "units": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": [StrOptions({"after", "before"}), "boolean", None],
+        "input_batch_norm": ["boolean"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # -- hooks for subclasses ------------------------------------------------
+    _output_activation = "linear"
+
+    def _prepare_targets(self, y, sample_weight, reset):
+        """Return ``(targets, loss_name, fitted_target_attributes)``."""
+        raise NotImplementedError
+
+    # -- fitting ---------------------------------------------------------------
+    def _resolved_batch_norm(self):
+        if self.batch_norm is True:
+            return "after"
+        if self.batch_norm is False:
+            return None
+        return self.batch_norm
+
+    def _batch_size(self, n_train):
+        if self.batch_size == "auto":
+            # About 16 or more steps per epoch on small data, 256 rows (the
+            # lesson's batch) once there is enough data for that.
+            return int(
+                min(256, max(32, 2 ** math.floor(math.log2(max(n_train // 16, 1)))))
+            )
+        return int(self.batch_size)
+
+    def _fit(self, X, y, sample_weight):
+        warm = self.warm_start and hasattr(self, "_weights")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=not warm,
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=self._y_numeric,
+        )
+        _check_float32_range(X, "X")
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        targets, loss, target_attrs = self._prepare_targets(
+            y, sample_weight, reset=not warm
+        )
+        n_samples = X.shape[0]
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={X.shape}) while "
+                f"a minimum of 2 is required by {type(self).__name__}; "
+                "1 sample is not enough to fit a network."
+            )
+
+        seeds = _as_seed_source(self.random_state)
+        init_seed, dropout_seed, split_seed, shuffle_seed = (
+            int(s) for s in seeds.randint(0, 2**31 - 1, size=4)
+        )
+        train_idx, val_idx = self._split(n_samples, targets, sample_weight, split_seed)
+
+        spec = _network.NetworkSpec(
+            n_features=X.shape[1],
+            n_outputs=targets.shape[1],
+            n_layers=self.n_layers,
+            units=self.units,
+            dropout=float(self.dropout),
+            batch_norm=self._resolved_batch_norm(),
+            input_batch_norm=bool(self.input_batch_norm),
+            activation=self.activation,
+            output_activation=self._output_activation,
+        )
+        if warm and spec != self._spec:
+            raise ValueError(
+                "warm_start=True needs the architecture of the previous fit; "
+                f"it changed from {self._spec} to {spec}. Set warm_start=False "
+                "to fit a new network."
+            )
+        batch_size = min(self._batch_size(len(train_idx)), len(train_idx))
+        model = self.model_ if warm else _network.build_network(spec, init_seed)
+
+        # Weights normalised to mean 1 over the training rows: the loss is then
+        # invariant to rescaling sample_weight, and ones equal no weights.
+        w_train = sample_weight[train_idx] / sample_weight[train_idx].mean()
+        if val_idx is None:  # a dummy row keeps one compiled signature
+            val_idx, w_val = train_idx[:1], np.zeros(1)
+        else:
+            w_val = sample_weight[val_idx]
+            w_val = w_val / max(w_val.mean(), np.finfo(np.float64).tiny)
+        data = tuple(
+            _network.to_tensor(np.ascontiguousarray(a, dtype=np.float32))
+            for a in (
+                X[train_idx],
+                targets[train_idx],
+                w_train,
+                X[val_idx],
+                targets[val_idx],
+                w_val,
+            )
+        )
+        with _network.checkout_trainer(
+            spec, loss, self.optimizer, self.weight_decay, batch_size
+        ) as trainer:
+            trainer.load(model, self.learning_rate, dropout_seed)
+            try:
+                history, best_epoch = _training.train(
+                    trainer,
+                    data,
+                    n_train=len(train_idx),
+                    epochs=self.epochs,
+                    early_stopping=self.early_stopping,
+                    n_iter_no_change=self.n_iter_no_change,
+                    tol=self.tol,
+                    rng=np.random.RandomState(shuffle_seed),
+                    verbose=self.verbose,
+                )
+            except FloatingPointError as exc:
+                raise ValueError(
+                    f"{exc} Training stopped and the estimator was left as it "
+                    "was before this fit. Lower learning_rate, or scale X and y "
+                    "(StandardScaler) if they hold very large values."
+                ) from None
+            trainer.store(model)
+
+        for name, value in target_attrs.items():
+            setattr(self, name, value)
+        self._spec = spec
+        self._model = model
+        self._weights = _network.get_weights(model)
+        self._layers = _network.export_layers(model, spec)
+        self.history_ = history
+        self.n_iter_ = len(history["loss"])
+        self.best_epoch_ = best_epoch
+        self.loss_ = history["loss"][-1]
+        return self
+
+    def _split(self, n_samples, targets, sample_weight, seed):
+        """Training and validation rows; the validation rows drive early stopping."""
+        if not self.early_stopping:
+            return np.arange(n_samples), None
+        n_val = math.ceil(self.validation_fraction * n_samples)
+        if n_samples - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of "
+                f"n_samples={n_samples} leaves no rows to train on; set "
+                "early_stopping=False or pass more samples."
+            )
+        train_idx, val_idx = train_test_split(
+            np.arange(n_samples),
+            test_size=n_val,
+            random_state=seed,
+            stratify=self._stratify(targets),
+        )
+        return np.sort(train_idx), np.sort(val_idx)
+
+    def _stratify(self, targets):
+        return None
+
+    # -- inference -------------------------------------------------------------
+    def _forward(self, X, rng=None):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return _inference.forward(self._layers, X, rng=rng)
+
+    def __sklearn_is_fitted__(self):
+        # n_features_in_ is set by validation even when training then fails.
+        return "_layers" in self.__dict__
+
+    @property
+    def model_(self):
+        """The fitted ``keras.Model`` (rebuilt on first access after unpickling)."""
+        model = self.__dict__.get("_model")
+        if model is None:
+            if "_weights" not in self.__dict__:
+                raise AttributeError(
+                    f"This {type(self).__name__} instance is not fitted yet: "
+                    "it has no model_."
+                )
+            model = _network.model_from_weights(self._spec, self._weights)
+            self._model = model
+        return model
+
+    def __getstate__(self):
+        # The Keras model is rebuilt from ``_weights`` on demand: pickles stay
+        # small and backend-free, and unpickling never imports TensorFlow.
+        state = super().__getstate__()
+        state.pop("_model", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _check_float32_range(X, name):
+    """Reject values that float32, the network's precision, cannot hold."""
+    big = np.finfo(np.float32).max
+    if X.size and np.abs(X).max() > big:
+        raise ValueError(
+            f"Input {name} contains values too large for float32 (the "
+            f"network's precision, max {big:.3g}); scale {name} first, "
+            "e.g. with StandardScaler."
+        )

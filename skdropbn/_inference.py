@@ -1,0 +1,106 @@
+"""The inference path: a NumPy forward pass over the folded fitted network.
+
+``predict`` does not call Keras. The fitted network, with batch normalization
+folded into the ``Dense`` kernels (``skdropbn._network.export_layers``), is a
+short chain of matrix products, which NumPy evaluates in microseconds for a
+few rows and at BLAS speed for many. It needs no backend in the process and
+is thread-safe.
+
+The deterministic pass runs in float64: it then equals ``model_.predict`` to
+float32 round-off while a row's prediction does not depend on which other
+rows share its call (float32 BLAS kernels round differently for different
+matrix shapes). Monte-Carlo passes, which are random anyway, run in float32.
+"""
+
+import numpy as np
+from scipy.special import erf
+
+_SQRT_2_OVER_PI = np.float32(np.sqrt(2.0 / np.pi))
+
+
+def _sigmoid(z):
+    # Split by sign so that exp never overflows.
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def _softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def _selu(z):
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return (scale * np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))).astype(
+        z.dtype
+    )
+
+
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0, out=z),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))).astype(z.dtype),
+    "selu": _selu,
+    "gelu": lambda z: (0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))).astype(z.dtype),
+    "silu": lambda z: z * _sigmoid(z),
+    "tanh": lambda z: np.tanh(z, out=z),
+    "sigmoid": _sigmoid,
+    "softmax": _softmax,
+    "linear": lambda z: z,
+}
+
+
+def forward(layers, X, *, rng=None, chunk_size=16384):
+    """Evaluate the folded network on ``X`` (float32, 2-D).
+
+    Parameters
+    ----------
+    layers : list of (kernel, bias, activation, dropout)
+        As returned by ``skdropbn._network.export_layers``.
+    X : ndarray of shape (n_samples, n_features)
+        Its dtype (float64 or float32) is the precision of the pass.
+    rng : numpy.random.Generator or None
+        If given, dropout stays on (Monte-Carlo dropout) and masks are drawn
+        from it; if None, the pass is deterministic (dropout off).
+    chunk_size : int
+        Rows per block, to bound the memory of the hidden activations.
+
+    """
+    out = []
+    for start in range(0, X.shape[0], chunk_size):
+        h = X[start : start + chunk_size]
+        for kernel, bias, activation, rate in layers:
+            h = ACTIVATIONS[activation](h @ kernel.astype(h.dtype, copy=False) + bias)
+            if rng is not None and rate > 0:
+                keep = rng.random(h.shape, dtype=h.dtype) >= rate
+                h *= keep / h.dtype.type(1.0 - rate)
+        out.append(h)
+    if len(out) == 1:
+        return out[0]
+    return np.concatenate(out, axis=0)
+
+
+def mc_forward(layers, X, n_passes, rng):
+    """``n_passes`` Monte-Carlo dropout passes, stacked on a new first axis.
+
+    All passes run as one batch of ``n_passes * n_samples`` rows so that the
+    matrix products stay large.
+    """
+    layers = [
+        (k.astype(np.float32), b.astype(np.float32), act, rate)
+        for k, b, act, rate in layers
+    ]
+    X = X.astype(np.float32)
+    n = X.shape[0]
+    block = max(1, 65536 // max(n, 1))
+    outs = []
+    for start in range(0, n_passes, block):
+        k = min(block, n_passes - start)
+        stacked = np.tile(X, (k, 1))
+        outs.append(forward(layers, stacked, rng=rng, chunk_size=stacked.shape[0]))
+    return np.concatenate(outs, axis=0).reshape(n_passes, n, -1)

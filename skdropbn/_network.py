@@ -1,0 +1,460 @@
+"""The Keras side of skdropbn: network builder, compiled training epoch, export.
+
+This is the only module that imports Keras (and through it the backend), and it
+does so inside functions: importing skdropbn, constructing, cloning, printing or
+``get_params`` of an estimator never load TensorFlow or JAX.
+
+Three pieces live here:
+
+``build_network``
+    The Dense / Dropout / BatchNormalization stack, built from fitted shapes
+    and seeded from the estimator's ``random_state`` only.
+``Trainer``
+    One epoch of mini-batch training compiled into a single backend function
+    (``tf.function`` or ``jax.jit``) that loops over all batches. It is
+    *stateless*: weights, optimizer slots and RNG state go in and come out as
+    tensors, so one compiled trainer serves every fit of the same
+    architecture (the folds and candidates of a grid search) without tracing
+    again, and no fit can disturb another.
+``export_layers``
+    The fitted weights as plain NumPy arrays with batch normalization folded
+    into the neighbouring ``Dense`` kernels, for the NumPy inference path in
+    ``skdropbn._inference``.
+"""
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+# Compiled trainers kept per architecture; bounded so that a long search over
+# many architectures cannot grow memory without limit.
+_MAX_CACHED_TRAINERS = 16
+_TRAINERS = OrderedDict()
+_TRAINERS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that fixes the shape of the network and its compiled step."""
+
+    n_features: int
+    n_outputs: int
+    n_layers: int
+    units: int
+    dropout: float
+    batch_norm: str | None  # "after" (the lesson's order), "before" or None
+    input_batch_norm: bool
+    activation: str
+    output_activation: str  # "linear", "sigmoid" or "softmax"
+
+
+def backend_name():
+    """Name of the Keras backend, importing Keras on first use."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def build_network(spec, seed):
+    """Build the Keras model described by ``spec``, every initializer seeded.
+
+    Layer names are given explicitly so that building many models does not
+    advance Keras's global name counters.
+    """
+    import keras
+    from keras import layers
+
+    rng = np.random.RandomState(seed)
+
+    def kernel_init():
+        return keras.initializers.GlorotUniform(seed=int(rng.randint(2**31 - 1)))
+
+    inputs = keras.Input(shape=(spec.n_features,), name="features")
+    x = inputs
+    if spec.input_batch_norm:
+        x = layers.BatchNormalization(name="input_batch_norm")(x)
+    for i in range(spec.n_layers):
+        if spec.batch_norm == "before":
+            # Dense -> BN -> activation: BN's beta replaces the Dense bias.
+            x = layers.Dense(
+                spec.units,
+                use_bias=False,
+                kernel_initializer=kernel_init(),
+                name=f"dense_{i}",
+            )(x)
+            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = layers.Activation(spec.activation, name=f"activation_{i}")(x)
+            if spec.dropout > 0:
+                x = layers.Dropout(
+                    spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
+                )(x)
+        else:
+            # The lesson's block: Dense(activation) -> Dropout -> BN.
+            x = layers.Dense(
+                spec.units,
+                activation=spec.activation,
+                kernel_initializer=kernel_init(),
+                name=f"dense_{i}",
+            )(x)
+            if spec.dropout > 0:
+                x = layers.Dropout(
+                    spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
+                )(x)
+            if spec.batch_norm == "after":
+                x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+    outputs = layers.Dense(
+        spec.n_outputs,
+        activation=spec.output_activation,
+        kernel_initializer=kernel_init(),
+        name="output",
+    )(x)
+    return keras.Model(inputs, outputs, name="dropbn_network")
+
+
+def make_optimizer(name, weight_decay):
+    """A Keras optimizer by name; the learning rate is set per fit, not here."""
+    import keras
+
+    opts = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+        "nadam": keras.optimizers.Nadam,
+    }
+    kwargs = {"learning_rate": 1e-3}
+    if name == "adamw":
+        kwargs["weight_decay"] = weight_decay
+    elif weight_decay:
+        kwargs["weight_decay"] = weight_decay
+    return opts[name](**kwargs)
+
+
+def _loss_function(loss):
+    """Per-sample loss ``f(y_true, y_pred) -> (batch,)`` in Keras ops."""
+    from keras import ops
+
+    def squared_error(y, p):
+        return ops.mean(ops.square(y - p), axis=-1)
+
+    def absolute_error(y, p):
+        return ops.mean(ops.abs(y - p), axis=-1)
+
+    def huber(y, p):
+        # delta=1 on the standardised target, i.e. one standard deviation.
+        a = ops.abs(y - p)
+        return ops.mean(ops.where(a <= 1.0, 0.5 * ops.square(a), a - 0.5), axis=-1)
+
+    def log_loss_binary(y, p):
+        p = ops.clip(p, 1e-7, 1 - 1e-7)
+        return -ops.mean(y * ops.log(p) + (1 - y) * ops.log(1 - p), axis=-1)
+
+    def log_loss_multiclass(y, p):
+        p = ops.clip(p, 1e-7, 1.0)
+        return -ops.sum(y * ops.log(p), axis=-1)
+
+    return {
+        "squared_error": squared_error,
+        "absolute_error": absolute_error,
+        "huber": huber,
+        "log_loss_binary": log_loss_binary,
+        "log_loss_multiclass": log_loss_multiclass,
+    }[loss]
+
+
+class Trainer:
+    """One epoch of training for one architecture, compiled once and reused.
+
+    A trainer owns a template network and optimizer. Each fit loads its own
+    initial weights into the trainer (``load``), runs epochs, and copies the
+    result out (``store``); the epoch function is traced on the first fit
+    only. A trainer serves one fit at a time (``checkout_trainer`` hands out
+    a free one).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+        The architecture.
+    loss : str
+        Canonical loss name (see ``_loss_function``).
+    optimizer : str
+        Optimizer name (see ``make_optimizer``).
+    weight_decay : float
+        Decoupled weight decay.
+    batch_size : int
+        Rows per step; every batch of an epoch has this size.
+
+    """
+
+    def __init__(self, spec, loss, optimizer, weight_decay, batch_size):
+        self.spec = spec
+        self.batch_size = batch_size
+        self._template = build_network(spec, seed=0)
+        self._optimizer = make_optimizer(optimizer, weight_decay)
+        self._optimizer.build(self._template.trainable_variables)
+        self._loss = _loss_function(loss)
+        self._lr_index = [v.name for v in self._optimizer.variables].index(
+            "learning_rate"
+        )
+        self._seed_index = [
+            i
+            for i, v in enumerate(self._template.non_trainable_variables)
+            if "seed_generator" in v.path
+        ]
+        self._epoch = self._compile()
+
+    def _initial_values(self, model, learning_rate, seed):
+        """Weights from ``model``, zeroed optimizer slots, seeded dropout RNG."""
+        tv = [np.asarray(v.numpy()) for v in model.trainable_variables]
+        ntv = [np.asarray(v.numpy()) for v in model.non_trainable_variables]
+        for k, i in enumerate(self._seed_index):
+            ntv[i] = np.array([seed + k, 0], dtype=ntv[i].dtype)
+        ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
+        ov[self._lr_index] = np.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
+        return tv, ntv, ov
+
+    def _loss_value(self, y, y_pred, w):
+        # Weights are normalised to mean 1 over the data passed in, so this is
+        # Keras's "sum over batch size" reduction.
+        from keras import ops
+
+        return ops.mean(self._loss(y, y_pred) * w)
+
+
+class _TensorFlowTrainer(Trainer):
+    """TensorFlow: the template's own variables, updated in a ``tf.function``.
+
+    Keras's TensorFlow optimizers have no ``stateless_apply``, so the state
+    lives in the template's variables between epochs.
+    """
+
+    def _compile(self):
+        import tensorflow as tf
+
+        model, optimizer = self._template, self._optimizer
+
+        def epoch(X, Y, W, batches, X_val, Y_val, W_val):
+            def step(i, total):
+                rows = batches[i]
+                x, y, w = (tf.gather(a, rows) for a in (X, Y, W))
+                with tf.GradientTape() as tape:
+                    value = self._loss_value(y, model(x, training=True), w)
+                grads = tape.gradient(value, model.trainable_variables)
+                optimizer.apply(grads, model.trainable_variables)
+                return i + 1, total + value
+
+            n_batches = tf.shape(batches)[0]
+            _, total = tf.while_loop(
+                lambda i, _: i < n_batches, step, (tf.constant(0), tf.constant(0.0))
+            )
+            val = self._loss_value(Y_val, model(X_val, training=False), W_val)
+            return total / tf.cast(n_batches, tf.float32), val
+
+        return tf.function(epoch, reduce_retracing=True)
+
+    def _variables(self):
+        return (
+            self._template.trainable_variables,
+            self._template.non_trainable_variables,
+            self._optimizer.variables,
+        )
+
+    def load(self, model, learning_rate, seed):
+        """Start a fit from ``model``'s weights."""
+        self.restore(self._initial_values(model, learning_rate, seed))
+
+    def snapshot(self):
+        """The current training state (weights, optimizer slots, RNG)."""
+        import tensorflow as tf
+
+        return tuple(
+            [tf.identity(v.value) for v in variables] for variables in self._variables()
+        )
+
+    def restore(self, state):
+        """Go back to a state taken by ``snapshot`` (or ``_initial_values``)."""
+        for variables, values in zip(self._variables(), state):
+            for var, value in zip(variables, values):
+                var.assign(value)
+
+    def run_epoch(self, data, batches):
+        """One epoch; returns (mean training loss, validation loss) as floats."""
+        train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:])
+        return float(train_loss), float(val_loss)
+
+    def store(self, model):
+        """Copy the trained weights into ``model``."""
+        tv, ntv, _ = self._variables()
+        for var, src in zip(model.trainable_variables, tv):
+            var.assign(src.value)
+        for var, src in zip(model.non_trainable_variables, ntv):
+            var.assign(src.value)
+
+
+class _JaxTrainer(Trainer):
+    """JAX: a pure function of the state, compiled with ``jax.jit``."""
+
+    def _compile(self):
+        import jax
+
+        model, optimizer = self._template, self._optimizer
+
+        def objective(tv, ntv, x, y, w):
+            y_pred, ntv = model.stateless_call(tv, ntv, x, training=True)
+            return self._loss_value(y, y_pred, w), ntv
+
+        grad_fn = jax.value_and_grad(objective, has_aux=True)
+
+        def epoch(state, X, Y, W, batches, X_val, Y_val, W_val):
+            def step(i, carry):
+                tv, ntv, ov, total = carry
+                rows = batches[i]
+                (value, ntv), grads = grad_fn(tv, ntv, X[rows], Y[rows], W[rows])
+                tv, ov = optimizer.stateless_apply(ov, grads, tv)
+                return tv, ntv, ov, total + value
+
+            tv, ntv, ov = state
+            n_batches = batches.shape[0]
+            tv, ntv, ov, total = jax.lax.fori_loop(
+                0, n_batches, step, (tv, ntv, ov, jax.numpy.float32(0.0))
+            )
+            y_val, _ = model.stateless_call(tv, ntv, X_val, training=False)
+            val = self._loss_value(Y_val, y_val, W_val)
+            return (tv, ntv, ov), total / n_batches, val
+
+        return jax.jit(epoch)
+
+    def load(self, model, learning_rate, seed):
+        """Start a fit from ``model``'s weights."""
+        self.restore(self._initial_values(model, learning_rate, seed))
+
+    def snapshot(self):
+        """The current training state (immutable JAX arrays)."""
+        return self._state
+
+    def restore(self, state):
+        """Go back to a state taken by ``snapshot`` (or ``_initial_values``)."""
+        import jax.numpy as jnp
+
+        self._state = tuple([jnp.asarray(v) for v in values] for values in state)
+
+    def run_epoch(self, data, batches):
+        """One epoch; returns (mean training loss, validation loss) as floats."""
+        X, Y, W, X_val, Y_val, W_val = data
+        self._state, train_loss, val_loss = self._epoch(
+            self._state, X, Y, W, batches, X_val, Y_val, W_val
+        )
+        return float(train_loss), float(val_loss)
+
+    def store(self, model):
+        """Copy the trained weights into ``model``."""
+        tv, ntv, _ = self._state
+        for var, value in zip(model.trainable_variables, tv):
+            var.assign(value)
+        for var, value in zip(model.non_trainable_variables, ntv):
+            var.assign(value)
+        self._state = None  # release the arrays
+
+
+@contextmanager
+def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
+    """A free compiled ``Trainer`` for this architecture, for one fit.
+
+    Trainers are pooled per architecture: fits of the same architecture in a
+    row (cross-validation folds, grid-search candidates) reuse the compiled
+    epoch, and fits in parallel threads each get their own trainer.
+    """
+    backend = backend_name()
+    key = (backend, spec, loss, optimizer, float(weight_decay), batch_size)
+    with _TRAINERS_LOCK:
+        pool = _TRAINERS.setdefault(key, [])
+        _TRAINERS.move_to_end(key)
+        trainer = pool.pop() if pool else None
+    if trainer is None:
+        if backend == "tensorflow":
+            trainer = _TensorFlowTrainer(
+                spec, loss, optimizer, weight_decay, batch_size
+            )
+        elif backend == "jax":
+            trainer = _JaxTrainer(spec, loss, optimizer, weight_decay, batch_size)
+        else:
+            raise ValueError(
+                f"The Keras backend {backend!r} is not supported; set "
+                "KERAS_BACKEND to 'tensorflow' or 'jax'."
+            )
+    try:
+        yield trainer
+    finally:
+        with _TRAINERS_LOCK:
+            _TRAINERS.setdefault(key, []).append(trainer)
+            while len(_TRAINERS) > _MAX_CACHED_TRAINERS:
+                _TRAINERS.popitem(last=False)
+
+
+def to_tensor(array):
+    from keras import ops
+
+    return ops.convert_to_tensor(array)
+
+
+def get_weights(model):
+    """All variables of ``model`` (trainable then not) as NumPy arrays."""
+    return [np.array(w) for w in model.get_weights()]
+
+
+def model_from_weights(spec, weights):
+    """Rebuild the Keras model for ``spec`` and load ``weights`` into it."""
+    model = build_network(spec, seed=0)
+    model.set_weights(weights)
+    return model
+
+
+def export_layers(model, spec):
+    """Fold the fitted network into ``[(kernel, bias, activation, dropout)]``.
+
+    Inference uses batch normalization's moving statistics, which makes it an
+    affine map that merges into the adjacent ``Dense`` layer: into the next
+    kernel for the lesson's order (Dense -> Dropout -> BN), into the same
+    kernel for ``"before"``. Dropout commutes with that folding because it
+    only scales the inputs of the affine map.
+    """
+    get = {layer.name: layer for layer in model.layers}
+
+    def bn_affine(name):
+        layer = get[name]
+        gamma, beta, mean, var = (
+            np.asarray(w, dtype=np.float64) for w in layer.get_weights()
+        )
+        scale = gamma / np.sqrt(var + layer.epsilon)
+        return scale, beta - mean * scale
+
+    def dense(name):
+        w = [np.asarray(a, dtype=np.float64) for a in get[name].get_weights()]
+        return w[0], (w[1] if len(w) > 1 else np.zeros(w[0].shape[1]))
+
+    pending = None  # an affine map (scale, shift) waiting to fold into next Dense
+    if spec.input_batch_norm:
+        pending = bn_affine("input_batch_norm")
+    layers = []
+
+    def fold_input(kernel, bias):
+        if pending is None:
+            return kernel, bias
+        scale, shift = pending
+        return kernel * scale[:, None], bias + shift @ kernel
+
+    for i in range(spec.n_layers):
+        kernel, bias = fold_input(*dense(f"dense_{i}"))
+        pending = None
+        if spec.batch_norm == "before":
+            scale, shift = bn_affine(f"batch_norm_{i}")
+            kernel, bias = kernel * scale[None, :], bias * scale + shift
+        elif spec.batch_norm == "after":
+            pending = bn_affine(f"batch_norm_{i}")
+        layers.append((kernel, bias, spec.activation, spec.dropout))
+    kernel, bias = fold_input(*dense("output"))
+    layers.append((kernel, bias, spec.output_activation, 0.0))
+    return layers

@@ -1,0 +1,118 @@
+"""The training loop: epochs, shuffling, early stopping and the history.
+
+Backend-free: it drives a compiled ``skdropbn._network.Trainer`` one epoch at
+a time and decides, in plain Python, when to stop and which weights to keep.
+"""
+
+import math
+import sys
+import time
+
+import numpy as np
+
+
+def make_batches(n_samples, batch_size, rng):
+    """Row indices of one shuffled epoch as an array ``(n_batches, batch_size)``.
+
+    Every batch has the same size so that one compiled step serves the whole
+    epoch: the last batch is completed with rows drawn from a second
+    permutation (a few rows are seen twice in that epoch), instead of a short
+    batch whose batch-norm statistics would rest on a handful of rows.
+    """
+    n_batches = math.ceil(n_samples / batch_size)
+    order = rng.permutation(n_samples)
+    missing = n_batches * batch_size - n_samples
+    if missing:
+        extra = rng.permutation(n_samples)[:missing]
+        if extra.size < missing:  # batch_size > 2 * n_samples cannot occur
+            extra = rng.choice(n_samples, size=missing)
+        order = np.concatenate([order, extra])
+    return order.reshape(n_batches, batch_size).astype(np.int32)
+
+
+class _Progress:
+    """One line per fit, rewritten each epoch (``verbose=1``)."""
+
+    def __init__(self, epochs, stream=None):
+        self.epochs = epochs
+        self.stream = stream or sys.stdout
+        self.start = time.perf_counter()
+
+    def update(self, epoch, loss, val_loss):
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / epoch * (self.epochs - epoch)
+        width = 20
+        done = int(width * epoch / self.epochs)
+        bar = "=" * done + "." * (width - done)
+        msg = f"\repoch {epoch:>4}/{self.epochs} [{bar}] loss {loss:.4f}"
+        if val_loss is not None:
+            msg += f"  val_loss {val_loss:.4f}"
+        msg += f"  {elapsed:.1f}s  ETA {eta:.1f}s "
+        self.stream.write(msg)
+        self.stream.flush()
+
+    def close(self, n_iter, best_epoch):
+        note = f"  (best epoch {best_epoch})" if best_epoch is not None else ""
+        self.stream.write(f"\n{n_iter} epochs{note}\n")
+        self.stream.flush()
+
+
+def train(
+    trainer,
+    data,
+    *,
+    n_train,
+    epochs,
+    early_stopping,
+    n_iter_no_change,
+    tol,
+    rng,
+    verbose,
+):
+    """Run epochs until ``epochs`` or early stopping.
+
+    On return the trainer holds the weights to keep: the best validation
+    epoch's with early stopping, else the last epoch's.
+
+    Returns
+    -------
+    history : dict of lists
+    best_epoch : int or None
+        1-based epoch whose weights were kept when early stopping.
+
+    Raises
+    ------
+    FloatingPointError
+        If the training loss becomes NaN or infinite.
+
+    """
+    history = {"loss": []}
+    if early_stopping:
+        history["val_loss"] = []
+    best, best_state, best_epoch, bad_epochs = np.inf, None, None, 0
+    progress = _Progress(epochs) if verbose else None
+    for epoch in range(1, epochs + 1):
+        batches = make_batches(n_train, trainer.batch_size, rng)
+        loss, val_loss = trainer.run_epoch(data, batches)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss diverged to {loss} at epoch {epoch}."
+            )
+        history["loss"].append(loss)
+        if early_stopping:
+            history["val_loss"].append(val_loss)
+            if val_loss < best - tol:
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            if val_loss < best:
+                best, best_state, best_epoch = val_loss, trainer.snapshot(), epoch
+        if progress:
+            progress.update(epoch, loss, val_loss if early_stopping else None)
+        if early_stopping and bad_epochs >= n_iter_no_change:
+            break
+    if progress:
+        progress.close(len(history["loss"]), best_epoch)
+    if early_stopping and best_state is not None:
+        trainer.restore(best_state)
+    return history, best_epoch

@@ -1,0 +1,19 @@
+"""scikit-learn's common estimator checks."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdropbn import DropBNRegressor
+
+# Small and fast, yet able to learn the checks' toy problems.
+FAST = dict(n_layers=1, units=16, epochs=60, random_state=0)
+
+# check name -> reason. Kept as short as the truth allows.
+EXPECTED_FAILURES = {}
+
+
+@parametrize_with_checks(
+    [DropBNRegressor(**FAST)],
+    expected_failed_checks=lambda est: EXPECTED_FAILURES,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
