@@ -141,25 +141,7 @@ class _BaseDropBN(BaseEstimator):
         batch_size = min(self._batch_size(len(train_idx)), len(train_idx))
         model = self.model_ if warm else _network.build_network(spec, init_seed)
 
-        # Weights normalised to mean 1 over the training rows: the loss is then
-        # invariant to rescaling sample_weight, and ones equal no weights.
-        w_train = sample_weight[train_idx] / sample_weight[train_idx].mean()
-        if val_idx is None:  # a dummy row keeps one compiled signature
-            val_idx, w_val = train_idx[:1], np.zeros(1)
-        else:
-            w_val = sample_weight[val_idx]
-            w_val = w_val / max(w_val.mean(), np.finfo(np.float64).tiny)
-        data = tuple(
-            _network.to_tensor(np.ascontiguousarray(a, dtype=np.float32))
-            for a in (
-                X[train_idx],
-                targets[train_idx],
-                w_train,
-                X[val_idx],
-                targets[val_idx],
-                w_val,
-            )
-        )
+        data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         with _network.checkout_trainer(
             spec, loss, self.optimizer, self.weight_decay, batch_size
         ) as trainer:
@@ -253,6 +235,48 @@ class _BaseDropBN(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
+    """Backend tensors ``(X, Y, W, X_val, Y_val, W_val)`` for the trainer.
+
+    Row counts are padded (padding never enters a batch, and has weight 0 in
+    the validation loss) to a multiple of ``batch_size`` so that the compiled
+    epoch, which XLA specialises to exact shapes, is reused across
+    cross-validation folds whose sizes differ by a row or two. Weights are
+    scaled to mean 1 over the real rows: the loss is then invariant to
+    rescaling ``sample_weight``, and all-ones weights equal no weights.
+    """
+    if val_idx is None:  # a dummy row keeps one compiled signature
+        val_idx, w_val = train_idx[:1], np.zeros(1)
+    else:
+        w_val = sample_weight[val_idx]
+    w_train = sample_weight[train_idx]
+    n_train = _round_up(len(train_idx), batch_size)
+    n_val = _round_up(len(val_idx), batch_size)
+    w_train = _pad(w_train / w_train.mean(), n_train)
+    w_val = _pad(w_val, n_val)
+    w_val *= n_val / max(w_val.sum(), np.finfo(np.float64).tiny)
+    arrays = (
+        _pad(X[train_idx], n_train),
+        _pad(targets[train_idx], n_train),
+        w_train,
+        _pad(X[val_idx], n_val),
+        _pad(targets[val_idx], n_val),
+        w_val,
+    )
+    return tuple(_network.to_tensor(a) for a in arrays)
+
+
+def _round_up(n, multiple):
+    return -(-n // multiple) * multiple
+
+
+def _pad(a, n_rows):
+    """``a`` as float32 with zero rows appended up to ``n_rows``."""
+    out = np.zeros((n_rows, *a.shape[1:]), dtype=np.float32)
+    out[: len(a)] = a
+    return out
 
 
 def _check_float32_range(X, name):

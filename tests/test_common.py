@@ -8,7 +8,13 @@ from skdropbn import DropBNRegressor
 FAST = dict(n_layers=1, units=16, epochs=60, random_state=0)
 
 # check name -> reason. Kept as short as the truth allows.
-EXPECTED_FAILURES = {}
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch training in float32: a weight of 2 and a repeated row give "
+        "different batches and round-off, so predictions agree only to about "
+        "1e-2, not the check's rtol=1e-7"
+    ),
+}
 
 
 @parametrize_with_checks(

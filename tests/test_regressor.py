@@ -150,7 +150,7 @@ def test_folded_inference_equals_keras_for_every_placement(
     assert len(bn_layers) == (2 if batch_norm else 0) + input_batch_norm
     raw = est.model_.predict(X.astype(np.float32), verbose=0).ravel()
     np.testing.assert_allclose(
-        est.predict(X), raw * est.y_scale_ + est.y_mean_, rtol=1e-4
+        est.predict(X), raw * est.y_scale_ + est.y_mean_, rtol=1e-4, atol=1e-5
     )
 
 
