@@ -6,6 +6,7 @@ outputs become predictions.
 """
 
 import math
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +23,18 @@ from skdropbn import _inference, _network, _training
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+
+
+@dataclass
+class PreparedTargets:
+    """What a subclass makes of ``y`` for the shared ``fit``."""
+
+    values: np.ndarray  # 2-D float targets of the network
+    loss: str  # canonical loss name, see skdropbn._network._loss_function
+    output_activation: str  # "linear", "sigmoid" or "softmax"
+    sample_weight: np.ndarray  # possibly reweighted (class_weight)
+    attrs: dict = field(default_factory=dict)  # fitted attributes to set
+    stratify: np.ndarray | None = None  # labels for the validation split
 
 
 def _as_seed_source(random_state):
@@ -66,10 +79,12 @@ class _BaseDropBN(BaseEstimator):
     }
 
     # -- hooks for subclasses ------------------------------------------------
-    _output_activation = "linear"
+    def _y_validation(self, y):
+        """Keyword arguments for ``validate_data`` about ``y``."""
+        raise NotImplementedError
 
     def _prepare_targets(self, y, sample_weight, reset):
-        """Return ``(targets, loss_name, fitted_target_attributes)``."""
+        """Network targets for ``y``, as a ``PreparedTargets``."""
         raise NotImplementedError
 
     # -- fitting ---------------------------------------------------------------
@@ -97,16 +112,14 @@ class _BaseDropBN(BaseEstimator):
             y,
             reset=not warm,
             dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=self._y_numeric,
+            **self._y_validation(y),
         )
         _check_float32_range(X, "X")
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        targets, loss, target_attrs = self._prepare_targets(
-            y, sample_weight, reset=not warm
-        )
+        prepared = self._prepare_targets(y, sample_weight, reset=not warm)
+        targets, sample_weight = prepared.values, prepared.sample_weight
         n_samples = X.shape[0]
         if n_samples < 2:
             raise ValueError(
@@ -119,7 +132,7 @@ class _BaseDropBN(BaseEstimator):
         init_seed, dropout_seed, split_seed, shuffle_seed = (
             int(s) for s in seeds.randint(0, 2**31 - 1, size=4)
         )
-        train_idx, val_idx = self._split(n_samples, targets, sample_weight, split_seed)
+        train_idx, val_idx = self._split(n_samples, prepared.stratify, split_seed)
 
         spec = _network.NetworkSpec(
             n_features=X.shape[1],
@@ -130,7 +143,7 @@ class _BaseDropBN(BaseEstimator):
             batch_norm=self._resolved_batch_norm(),
             input_batch_norm=bool(self.input_batch_norm),
             activation=self.activation,
-            output_activation=self._output_activation,
+            output_activation=prepared.output_activation,
         )
         if warm and spec != self._spec:
             raise ValueError(
@@ -143,7 +156,7 @@ class _BaseDropBN(BaseEstimator):
 
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         with _network.checkout_trainer(
-            spec, loss, self.optimizer, self.weight_decay, batch_size
+            spec, prepared.loss, self.optimizer, self.weight_decay, batch_size
         ) as trainer:
             trainer.load(model, self.learning_rate, dropout_seed)
             try:
@@ -166,7 +179,7 @@ class _BaseDropBN(BaseEstimator):
                 ) from None
             trainer.store(model)
 
-        for name, value in target_attrs.items():
+        for name, value in prepared.attrs.items():
             setattr(self, name, value)
         self._spec = spec
         self._model = model
@@ -178,7 +191,7 @@ class _BaseDropBN(BaseEstimator):
         self.loss_ = history["loss"][-1]
         return self
 
-    def _split(self, n_samples, targets, sample_weight, seed):
+    def _split(self, n_samples, stratify, seed):
         """Training and validation rows; the validation rows drive early stopping."""
         if not self.early_stopping:
             return np.arange(n_samples), None
@@ -189,22 +202,25 @@ class _BaseDropBN(BaseEstimator):
                 f"n_samples={n_samples} leaves no rows to train on; set "
                 "early_stopping=False or pass more samples."
             )
-        train_idx, val_idx = train_test_split(
-            np.arange(n_samples),
-            test_size=n_val,
-            random_state=seed,
-            stratify=self._stratify(targets),
-        )
+        try:
+            train_idx, val_idx = train_test_split(
+                np.arange(n_samples),
+                test_size=n_val,
+                random_state=seed,
+                stratify=stratify,
+            )
+        except ValueError:
+            # Too few members of some class to stratify: split at random.
+            train_idx, val_idx = train_test_split(
+                np.arange(n_samples), test_size=n_val, random_state=seed
+            )
         return np.sort(train_idx), np.sort(val_idx)
 
-    def _stratify(self, targets):
-        return None
-
     # -- inference -------------------------------------------------------------
-    def _forward(self, X, rng=None):
+    def _forward(self, X, logits=False):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return _inference.forward(self._layers, X, rng=rng)
+        return _inference.forward(self._layers, X, logits=logits)
 
     def __sklearn_is_fitted__(self):
         # n_features_in_ is set by validation even when training then fails.

@@ -55,7 +55,7 @@ ACTIVATIONS = {
 }
 
 
-def forward(layers, X, *, rng=None, chunk_size=16384):
+def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
     """Evaluate the folded network on ``X`` (float32, 2-D).
 
     Parameters
@@ -67,6 +67,8 @@ def forward(layers, X, *, rng=None, chunk_size=16384):
     rng : numpy.random.Generator or None
         If given, dropout stays on (Monte-Carlo dropout) and masks are drawn
         from it; if None, the pass is deterministic (dropout off).
+    logits : bool
+        Stop before the output activation (sigmoid / softmax).
     chunk_size : int
         Rows per block, to bound the memory of the hidden activations.
 
@@ -74,8 +76,10 @@ def forward(layers, X, *, rng=None, chunk_size=16384):
     out = []
     for start in range(0, X.shape[0], chunk_size):
         h = X[start : start + chunk_size]
-        for kernel, bias, activation, rate in layers:
-            h = ACTIVATIONS[activation](h @ kernel.astype(h.dtype, copy=False) + bias)
+        for i, (kernel, bias, activation, rate) in enumerate(layers):
+            h = h @ kernel.astype(h.dtype, copy=False) + bias
+            if not (logits and i == len(layers) - 1):
+                h = ACTIVATIONS[activation](h)
             if rng is not None and rate > 0:
                 keep = rng.random(h.shape, dtype=h.dtype) >= rate
                 h *= keep / h.dtype.type(1.0 - rate)
@@ -85,7 +89,7 @@ def forward(layers, X, *, rng=None, chunk_size=16384):
     return np.concatenate(out, axis=0)
 
 
-def mc_forward(layers, X, n_passes, rng):
+def mc_forward(layers, X, n_passes, rng, logits=False):
     """``n_passes`` Monte-Carlo dropout passes, stacked on a new first axis.
 
     All passes run as one batch of ``n_passes * n_samples`` rows so that the
@@ -102,5 +106,9 @@ def mc_forward(layers, X, n_passes, rng):
     for start in range(0, n_passes, block):
         k = min(block, n_passes - start)
         stacked = np.tile(X, (k, 1))
-        outs.append(forward(layers, stacked, rng=rng, chunk_size=stacked.shape[0]))
+        outs.append(
+            forward(
+                layers, stacked, rng=rng, logits=logits, chunk_size=stacked.shape[0]
+            )
+        )
     return np.concatenate(outs, axis=0).reshape(n_passes, n, -1)

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
-from skdropbn._base import _BaseDropBN
+from skdropbn._base import PreparedTargets, _BaseDropBN
 
 # scikit-learn's names first, then the Keras names a lesson reader knows.
 _LOSSES = {
@@ -178,7 +178,6 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         **_BaseDropBN._parameter_constraints,
         "loss": [StrOptions(set(_LOSSES))],
     }
-    _y_numeric = True
 
     def __init__(
         self,
@@ -245,8 +244,11 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         """
         return self._fit(X, y, sample_weight)
 
+    def _y_validation(self, y):
+        return {"multi_output": True, "y_numeric": True}
+
     def _prepare_targets(self, y, sample_weight, reset):
-        """Standardised 2-D targets, the loss name and the target attributes."""
+        """Standardised 2-D targets and the target's fitted attributes."""
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if reset:
             mean = np.average(Y, axis=0, weights=sample_weight)
@@ -266,7 +268,13 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             attrs = {}
         mean = attrs.get("y_mean_", getattr(self, "y_mean_", None))
         scale = attrs.get("y_scale_", getattr(self, "y_scale_", None))
-        return (Y - mean) / scale, _LOSSES[self.loss], attrs
+        return PreparedTargets(
+            values=(Y - mean) / scale,
+            loss=_LOSSES[self.loss],
+            output_activation="linear",
+            sample_weight=sample_weight,
+            attrs=attrs,
+        )
 
     def predict(self, X):
         """Predict with the fitted network (dropout off).

@@ -2,10 +2,10 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdropbn import DropBNRegressor
+from skdropbn import DropBNClassifier, DropBNRegressor
 
 # Small and fast, yet able to learn the checks' toy problems.
-FAST = dict(n_layers=1, units=16, epochs=60, random_state=0)
+FAST = dict(n_layers=1, units=16, epochs=60, learning_rate=0.01, random_state=0)
 
 # check name -> reason. Kept as short as the truth allows.
 EXPECTED_FAILURES = {
@@ -18,7 +18,7 @@ EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    [DropBNRegressor(**FAST)],
+    [DropBNRegressor(**FAST), DropBNClassifier(**FAST)],
     expected_failed_checks=lambda est: EXPECTED_FAILURES,
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -1,0 +1,362 @@
+"""DropBNClassifier: the same network for binary, multiclass and multilabel data."""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+from skdropbn._base import PreparedTargets, _BaseDropBN
+
+
+class DropBNClassifier(ClassifierMixin, _BaseDropBN):
+    """Dense neural network with Dropout and BatchNormalization, for classification.
+
+    The network of :class:`DropBNRegressor` with a classification head chosen
+    from ``y``: one sigmoid unit and binary cross-entropy for two classes,
+    softmax and categorical cross-entropy for more, independent sigmoid units
+    for multilabel indicator targets. Labels may be of any type scikit-learn
+    accepts (integers, strings, booleans).
+
+    Parameters
+    ----------
+    n_layers : int, default=3
+        Number of hidden blocks. ``0`` gives a (multinomial) logistic
+        regression.
+
+    units : int, default=256
+        Width of every hidden ``Dense`` layer.
+
+    dropout : float in [0, 1), default=0.1
+        Rate of the ``Dropout`` after each hidden layer; ``0`` removes them.
+
+    batch_norm : {"after", "before"}, bool or None, default="after"
+        Placement of each block's ``BatchNormalization``; see
+        :class:`DropBNRegressor`.
+
+    input_batch_norm : bool, default=False
+        Add a ``BatchNormalization`` as the first layer.
+
+    activation : {"relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid"}, \
+            default="relu"
+        Activation of the hidden layers.
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn: a dict
+        ``{label: weight}``, or ``"balanced"`` for weights inversely
+        proportional to class frequencies. Multiplied with ``sample_weight``.
+        Not available for multilabel targets.
+
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
+        Keras optimizer.
+
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer.
+
+    weight_decay : float, default=0.0
+        Decoupled weight decay of the optimizer.
+
+    batch_size : int or "auto", default="auto"
+        Rows per gradient step; see :class:`DropBNRegressor`.
+
+    epochs : int, default=200
+        Maximum number of passes over the training data.
+
+    early_stopping : bool, default=True
+        Hold out a stratified, seeded ``validation_fraction`` of the training
+        data, stop when its log loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the best epoch's weights.
+
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the training data held out for early stopping.
+
+    n_iter_no_change : int, default=20
+        Epochs without improvement before early stopping.
+
+    tol : float, default=1e-4
+        Least improvement of the validation loss that counts as one.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout masks, batch shuffling and the
+        validation split; see :class:`DropBNRegressor`.
+
+    verbose : int or bool, default=0
+        ``1`` prints one progress line per fit.
+
+    warm_start : bool, default=False
+        Continue from the previous fit's weights.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; for multilabel targets, ``arange(n_labels)``.
+
+    model_ : keras.Model
+        The fitted Keras network; it outputs probabilities.
+
+    history_ : dict of list of float
+        Per-epoch ``"loss"`` (log loss) and, with early stopping,
+        ``"val_loss"``.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    best_epoch_ : int or None
+        Epoch (1-based) whose weights were kept by early stopping.
+
+    loss_ : float
+        Training log loss of the last epoch.
+
+    n_outputs_ : int
+        Number of output units: 1 (binary), ``n_classes`` or ``n_labels``.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    DropBNRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : Multi-layer perceptron without
+        dropout or batch normalization.
+
+    Notes
+    -----
+    ``predict_proba`` evaluates the fitted weights with NumPy (batch
+    normalization folded into the ``Dense`` layers), like the regressor.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdropbn import DropBNClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), DropBNClassifier(random_state=0))
+    >>> clf.fit(X, y).predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        **_BaseDropBN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        n_layers=3,
+        units=256,
+        dropout=0.1,
+        *,
+        batch_norm="after",
+        input_batch_norm=False,
+        activation="relu",
+        class_weight=None,
+        optimizer="adam",
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        batch_size="auto",
+        epochs=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        tol=1e-4,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_layers = n_layers
+        self.units = units
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.input_batch_norm = input_batch_norm
+        self.activation = activation
+        self.class_weight = class_weight
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the training rows in the loss.
+
+        Returns
+        -------
+        self : DropBNClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _y_validation(self, y):
+        # A 2-D y is a multilabel indicator matrix; a column vector is
+        # raveled with scikit-learn's DataConversionWarning.
+        shape = y.shape if hasattr(y, "shape") else np.asarray(y, dtype=object).shape
+        multilabel = len(shape) == 2 and shape[1] > 1
+        return {"multi_output": multilabel, "y_numeric": False}
+
+    def _prepare_targets(self, y, sample_weight, reset):
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind == "multilabel-indicator":
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight is not supported for multilabel targets; "
+                    "pass sample_weight instead."
+                )
+            Y = np.asarray(y, dtype=np.float64)
+            attrs = {"classes_": np.arange(Y.shape[1]), "_kind": kind}
+            return self._checked_targets(
+                PreparedTargets(
+                    values=Y,
+                    loss="log_loss_binary",
+                    output_activation="sigmoid",
+                    sample_weight=sample_weight,
+                    attrs={**attrs, "n_outputs_": Y.shape[1]},
+                ),
+                reset,
+            )
+        encoder = LabelEncoder().fit(y)
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in "
+                f"the data, but the data contains only one class: {classes[0]!r}."
+            )
+        codes = encoder.transform(y)
+        if self.class_weight is not None:
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        if len(classes) == 2:
+            values, loss, act = (
+                codes[:, None].astype(np.float64),
+                "log_loss_binary",
+                "sigmoid",
+            )
+        else:
+            values = np.eye(len(classes))[codes]
+            loss, act = "log_loss_multiclass", "softmax"
+        prepared = PreparedTargets(
+            values=values,
+            loss=loss,
+            output_activation=act,
+            sample_weight=sample_weight,
+            attrs={"classes_": classes, "n_outputs_": values.shape[1], "_kind": kind},
+            stratify=codes,
+        )
+        return self._checked_targets(prepared, reset)
+
+    def _checked_targets(self, prepared, reset):
+        if not reset and not np.array_equal(prepared.attrs["classes_"], self.classes_):
+            raise ValueError(
+                "warm_start needs the classes of the previous fit "
+                f"({self.classes_.tolist()}); got "
+                f"{prepared.attrs['classes_'].tolist()}."
+            )
+        return prepared
+
+    def decision_function(self, X):
+        """Logits of the network: log-odds (binary) or one score per class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            For binary targets, the log-odds of ``classes_[1]``.
+        """
+        z = self._forward(X, logits=True)
+        return z.ravel() if self.n_outputs_ == 1 else z
+
+    def predict_proba(self, X):
+        """Class probabilities (dropout off).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Rows sum to 1, except for multilabel targets, where each column is
+            the probability of one label.
+        """
+        return self._proba_from_logits(self._forward(X, logits=True))
+
+    def predict_log_proba(self, X):
+        """Logarithm of ``predict_proba``, computed stably from the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of the shape of ``predict_proba``
+            Log-probabilities.
+        """
+        z = self._forward(X, logits=True)
+        if self._kind == "multilabel-indicator":
+            return log_expit(z)
+        if self.n_outputs_ == 1:
+            return np.hstack([log_expit(-z), log_expit(z)])
+        return log_softmax(z, axis=1)
+
+    def predict(self, X):
+        """Most probable class (or label set) for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Predicted labels, of the type of ``classes_``.
+        """
+        z = self._forward(X, logits=True)
+        if self._kind == "multilabel-indicator":
+            return (z > 0).astype(int)
+        if self.n_outputs_ == 1:
+            return self.classes_[(z[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(z, axis=1)]
+
+    def _proba_from_logits(self, z):
+        if self._kind == "multilabel-indicator":
+            return expit(z)
+        if self.n_outputs_ == 1:
+            p = expit(z)
+            return np.hstack([1.0 - p, p])
+        return softmax(z, axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
