@@ -76,6 +76,7 @@ class _BaseDropBN(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "n_mc_passes": [Interval(Integral, 1, None, closed="left")],
     }
 
     # -- hooks for subclasses ------------------------------------------------
@@ -129,8 +130,8 @@ class _BaseDropBN(BaseEstimator):
             )
 
         seeds = _as_seed_source(self.random_state)
-        init_seed, dropout_seed, split_seed, shuffle_seed = (
-            int(s) for s in seeds.randint(0, 2**31 - 1, size=4)
+        init_seed, dropout_seed, split_seed, shuffle_seed, mc_seed = (
+            int(s) for s in seeds.randint(0, 2**31 - 1, size=5)
         )
         train_idx, val_idx = self._split(n_samples, prepared.stratify, split_seed)
 
@@ -189,7 +190,13 @@ class _BaseDropBN(BaseEstimator):
         self.n_iter_ = len(history["loss"])
         self.best_epoch_ = best_epoch
         self.loss_ = history["loss"][-1]
+        self._mc_seed = mc_seed
+        if val_idx is not None:
+            self._calibrate(X[val_idx], targets[val_idx], sample_weight[val_idx])
         return self
+
+    def _calibrate(self, X_val, targets_val, w_val):
+        """Fit uncertainty calibration on the held-out rows (subclass hook)."""
 
     def _split(self, n_samples, stratify, seed):
         """Training and validation rows; the validation rows drive early stopping."""
@@ -221,6 +228,17 @@ class _BaseDropBN(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return _inference.forward(self._layers, X, logits=logits)
+
+    def _mc_passes(self, X, logits=False):
+        """``n_mc_passes`` Monte-Carlo dropout outputs, shape (passes, n, outputs).
+
+        Seeded from the fit's ``random_state``: repeated calls give the same
+        draws.
+        """
+        rng = np.random.default_rng(self._mc_seed)
+        return _inference.mc_forward(
+            self._layers, X, self.n_mc_passes, rng, logits=logits
+        )
 
     def __sklearn_is_fitted__(self):
         # n_features_in_ is set by validation even when training then fails.

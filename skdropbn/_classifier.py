@@ -7,6 +7,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skdropbn._base import PreparedTargets, _BaseDropBN
 
@@ -87,6 +88,10 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
 
     warm_start : bool, default=False
         Continue from the previous fit's weights.
+
+    n_mc_passes : int, default=100
+        Stochastic forward passes (dropout on) averaged by
+        ``predict_proba(X, mc_dropout=True)``.
 
     Attributes
     ----------
@@ -169,6 +174,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_mc_passes=100,
     ):
         self.n_layers = n_layers
         self.units = units
@@ -189,6 +195,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_mc_passes = n_mc_passes
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -292,13 +299,17 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         z = self._forward(X, logits=True)
         return z.ravel() if self.n_outputs_ == 1 else z
 
-    def predict_proba(self, X):
-        """Class probabilities (dropout off).
+    def predict_proba(self, X, mc_dropout=False):
+        """Class probabilities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input data.
+        mc_dropout : bool, default=False
+            Average the probabilities of ``n_mc_passes`` stochastic passes
+            with dropout on (Monte-Carlo dropout, the committee of
+            sub-networks) instead of one deterministic pass.
 
         Returns
         -------
@@ -306,7 +317,12 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
             Rows sum to 1, except for multilabel targets, where each column is
             the probability of one label.
         """
-        return self._proba_from_logits(self._forward(X, logits=True))
+        if not mc_dropout:
+            return self._proba_from_logits(self._forward(X, logits=True))
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        z = self._mc_passes(X, logits=True).astype(np.float64)
+        return np.mean([self._proba_from_logits(zi) for zi in z], axis=0)
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``, computed stably from the logits.

@@ -3,7 +3,9 @@
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skdropbn import _inference
 from skdropbn._base import PreparedTargets, _BaseDropBN
 
 # scikit-learn's names first, then the Keras names a lesson reader knows.
@@ -109,6 +111,10 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         Continue from the weights of the previous fit instead of initialising
         afresh (optimizer state starts anew).
 
+    n_mc_passes : int, default=100
+        Stochastic forward passes (dropout on) behind
+        ``predict(X, return_std=True)``.
+
     Attributes
     ----------
     model_ : keras.Model
@@ -201,6 +207,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_mc_passes=100,
     ):
         self.n_layers = n_layers
         self.units = units
@@ -221,6 +228,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_mc_passes = n_mc_passes
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -276,24 +284,92 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             attrs=attrs,
         )
 
-    def predict(self, X):
-        """Predict with the fitted network (dropout off).
+    def predict(self, X, return_std=False):
+        """Predict with the fitted network, optionally with a calibrated std.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input data.
+        return_std : bool, default=False
+            Also return the standard deviation of the predictive distribution
+            at each row: Monte-Carlo dropout's spread over ``n_mc_passes``
+            stochastic passes (the committee of sub-networks), combined with
+            the noise level and scale calibrated on the early-stopping
+            validation rows so that ``mean +/- 1.645 * std`` covers about 90%
+            of held-out targets. Needs ``early_stopping=True``.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions, 1-D when the network was fitted on a 1-D ``y``.
-
+            Predictions with dropout off (deterministic), 1-D when the network
+            was fitted on a 1-D ``y``.
+        y_std : ndarray of the shape of ``y_pred``
+            Only with ``return_std=True``.
         """
-        out = self._forward(X) * self.y_scale_ + self.y_mean_
-        return out.ravel() if self._y_1d else out
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        mean = _inference.forward(self._layers, X) * self.y_scale_ + self.y_mean_
+        if not return_std:
+            return mean.ravel() if self._y_1d else mean
+        if not hasattr(self, "_std_calibration"):
+            raise ValueError(
+                "return_std=True needs the held-out rows of early stopping to "
+                "calibrate the std; fit with early_stopping=True."
+            )
+        std = self._std(X) * self.y_scale_
+        if self._y_1d:
+            return mean.ravel(), std.ravel()
+        return mean, std
+
+    def _std(self, X):
+        """Calibrated predictive std on the standardised target scale."""
+        mc_var = self._mc_passes(X).var(axis=0, dtype=np.float64)
+        noise_var, scale = self._std_calibration
+        return scale * np.sqrt(mc_var + noise_var)
+
+    def _calibrate(self, X_val, targets_val, w_val):
+        """Noise level and scale that make 90% intervals cover 90% of held-out rows.
+
+        Dropout's spread alone is known to be too narrow: it ignores the noise
+        in ``y``. Per output, the held-out residuals of the deterministic
+        prediction fix a noise variance ``s2`` so that the weighted 90%
+        quantile of ``|residual| / sqrt(mc_var + s2)`` is 1.645; if
+        dropout's spread alone is already too wide, it is scaled down instead.
+        """
+        resid = np.abs(targets_val - _inference.forward(self._layers, X_val))
+        mc_var = self._mc_passes(X_val).var(axis=0, dtype=np.float64)
+        z90 = 1.6448536269514722
+        # Split-conformal finite-sample correction: the ceil((n+1) 0.9)/n
+        # quantile of n held-out rows covers a new row with probability 0.9.
+        level = min(1.0, np.ceil((len(resid) + 1) * 0.9) / len(resid))
+        noise_var = np.zeros(resid.shape[1])
+        scale = np.ones(resid.shape[1])
+        for j in range(resid.shape[1]):
+            r, v = resid[:, j], mc_var[:, j]
+
+            def q90(s2, r=r, v=v):
+                return _weighted_quantile(r / np.sqrt(v + s2 + 1e-12), w_val, level)
+
+            if q90(0.0) <= z90:
+                scale[j] = q90(0.0) / z90 if q90(0.0) > 0 else 1.0
+                continue
+            lo, hi = 0.0, max(float(np.max(r**2)), 1e-12)
+            for _ in range(60):  # bisection: q90 decreases as s2 grows
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if q90(mid) > z90 else (lo, mid)
+            noise_var[j] = hi
+        self._std_calibration = (noise_var, scale)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _weighted_quantile(values, weights, q):
+    """The ``q`` quantile of ``values`` under ``weights`` (inverted CDF)."""
+    order = np.argsort(values)
+    cdf = np.cumsum(weights[order])
+    idx = np.searchsorted(cdf, q * cdf[-1])
+    return float(values[order][min(idx, len(values) - 1)])
