@@ -11,7 +11,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -63,6 +62,7 @@ class _BaseDropBN(BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "plateau"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -171,6 +171,8 @@ class _BaseDropBN(BaseEstimator):
                     tol=self.tol,
                     rng=np.random.RandomState(shuffle_seed),
                     verbose=self.verbose,
+                    learning_rate=self.learning_rate,
+                    lr_schedule=self.lr_schedule,
                 )
             except FloatingPointError as exc:
                 raise ValueError(
@@ -209,6 +211,10 @@ class _BaseDropBN(BaseEstimator):
                 f"n_samples={n_samples} leaves no rows to train on; set "
                 "early_stopping=False or pass more samples."
             )
+        # Imported here: sklearn.model_selection is a sizeable share of the
+        # time `import skdropbn` would otherwise take.
+        from sklearn.model_selection import train_test_split
+
         try:
             train_idx, val_idx = train_test_split(
                 np.arange(n_samples),

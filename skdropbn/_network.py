@@ -282,6 +282,10 @@ class _TensorFlowTrainer(Trainer):
             for var, value in zip(variables, values):
                 var.assign(value)
 
+    def set_learning_rate(self, learning_rate):
+        """Change the learning rate between epochs (no retracing)."""
+        self._optimizer.variables[self._lr_index].assign(learning_rate)
+
     def run_epoch(self, data, batches):
         """One epoch; returns (mean training loss, validation loss) as floats."""
         train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:])
@@ -342,6 +346,15 @@ class _JaxTrainer(Trainer):
         import jax.numpy as jnp
 
         self._state = tuple([jnp.asarray(v) for v in values] for values in state)
+
+    def set_learning_rate(self, learning_rate):
+        """Change the learning rate between epochs (no recompilation)."""
+        import jax.numpy as jnp
+
+        tv, ntv, ov = self._state
+        ov = list(ov)
+        ov[self._lr_index] = jnp.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
+        self._state = (tv, ntv, ov)
 
     def run_epoch(self, data, batches):
         """One epoch; returns (mean training loss, validation loss) as floats."""

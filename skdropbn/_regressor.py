@@ -68,6 +68,12 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
     learning_rate : float, default=1e-3
         Initial learning rate of the optimizer.
 
+    lr_schedule : {"constant", "plateau"}, default="constant"
+        ``"plateau"`` halves the learning rate whenever the validation loss
+        (the training loss without early stopping) has not improved by
+        ``tol`` for ``max(2, n_iter_no_change // 4)`` epochs, as Keras's
+        ``ReduceLROnPlateau``.
+
     weight_decay : float, default=0.0
         Decoupled weight decay of the optimizer.
 
@@ -197,6 +203,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         loss="squared_error",
         optimizer="adam",
         learning_rate=1e-3,
+        lr_schedule="constant",
         weight_decay=0.0,
         batch_size="auto",
         epochs=200,
@@ -218,6 +225,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.epochs = epochs

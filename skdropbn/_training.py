@@ -68,6 +68,8 @@ def train(
     tol,
     rng,
     verbose,
+    learning_rate,
+    lr_schedule,
 ):
     """Run epochs until ``epochs`` or early stopping.
 
@@ -89,7 +91,12 @@ def train(
     history = {"loss": []}
     if early_stopping:
         history["val_loss"] = []
+    history["learning_rate"] = []
     best, best_state, best_epoch, bad_epochs = np.inf, None, None, 0
+    # "plateau": halve the learning rate after a quarter of the early-stopping
+    # patience without improvement (of the validation loss, or of the
+    # training loss without early stopping), as Keras's ReduceLROnPlateau.
+    lr_patience, lr_best, lr_bad = max(2, n_iter_no_change // 4), np.inf, 0
     progress = _Progress(epochs) if verbose else None
     for epoch in range(1, epochs + 1):
         batches = make_batches(n_train, trainer.batch_size, rng)
@@ -99,6 +106,7 @@ def train(
                 f"The training loss diverged to {loss} at epoch {epoch}."
             )
         history["loss"].append(loss)
+        history["learning_rate"].append(float(learning_rate))
         if early_stopping:
             history["val_loss"].append(val_loss)
             if val_loss < best - tol:
@@ -107,6 +115,15 @@ def train(
                 bad_epochs += 1
             if val_loss < best:
                 best, best_state, best_epoch = val_loss, trainer.snapshot(), epoch
+        if lr_schedule == "plateau":
+            monitored = val_loss if early_stopping else loss
+            if monitored < lr_best - tol:
+                lr_best, lr_bad = monitored, 0
+            else:
+                lr_bad += 1
+            if lr_bad >= lr_patience:
+                learning_rate, lr_bad = learning_rate * 0.5, 0
+                trainer.set_learning_rate(learning_rate)
         if progress:
             progress.update(epoch, loss, val_loss if early_stopping else None)
         if early_stopping and bad_epochs >= n_iter_no_change:

@@ -92,11 +92,13 @@ def test_2d_y_gives_2d_predictions(n_outputs):
 
 def test_history_is_a_plain_dict_of_epoch_lists(fitted):
     h = fitted.history_
-    assert set(h) == {"loss", "val_loss"}
+    assert set(h) == {"loss", "val_loss", "learning_rate"}
     assert len(h["loss"]) == len(h["val_loss"]) == fitted.n_iter_
+    assert h["learning_rate"] == [fitted.learning_rate] * fitted.n_iter_
     assert all(isinstance(v, float) for v in h["loss"])
     frame = pd.DataFrame(h)
-    assert list(frame.columns) == ["loss", "val_loss"] and len(frame) == fitted.n_iter_
+    assert list(frame.columns) == ["loss", "val_loss", "learning_rate"]
+    assert len(frame) == fitted.n_iter_
 
 
 def test_early_stopping_stops_and_keeps_best_epoch(data):
@@ -110,11 +112,22 @@ def test_early_stopping_stops_and_keeps_best_epoch(data):
     assert est.n_iter_ == est.best_epoch_ + 5
 
 
+def test_plateau_schedule_halves_the_learning_rate(data):
+    X, y = data
+    est = DropBNRegressor(
+        **{**TINY, "epochs": 300}, lr_schedule="plateau", n_iter_no_change=8
+    ).fit(X, y)
+    lrs = est.history_["learning_rate"]
+    assert lrs[0] == est.learning_rate and min(lrs) < est.learning_rate
+    ratios = {b / a for a, b in zip(lrs, lrs[1:]) if b != a}
+    assert ratios == {0.5}
+
+
 def test_without_early_stopping_runs_all_epochs(data):
     X, y = data
     est = DropBNRegressor(**{**TINY, "epochs": 7}, early_stopping=False).fit(X, y)
     assert est.n_iter_ == 7 and est.best_epoch_ is None
-    assert set(est.history_) == {"loss"}
+    assert set(est.history_) == {"loss", "learning_rate"}
 
 
 def test_model_is_keras_and_predict_matches_it(fitted, data):
@@ -332,7 +345,7 @@ def test_clone_keeps_every_parameter():
         activation="gelu", loss="mae", optimizer="adamw", learning_rate=0.02,
         weight_decay=0.1, batch_size=64, epochs=11, early_stopping=False,
         validation_fraction=0.3, n_iter_no_change=3, tol=0.5, random_state=5,
-        verbose=1, warm_start=True, n_mc_passes=7,
+        verbose=1, warm_start=True, n_mc_passes=7, lr_schedule="plateau",
     )  # fmt: skip
     est = DropBNRegressor(**params)
     assert clone(est).get_params() == params
