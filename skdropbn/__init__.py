@@ -1,6 +1,12 @@
 """skdropbn: Keras dropout / batch-norm networks as scikit-learn estimators."""
 
+from skdropbn._plot import SearchResultsDisplay, TrainingHistoryDisplay
 from skdropbn._regressor import DropBNRegressor
 
-__all__ = ["DropBNRegressor", "__version__"]
+__all__ = [
+    "DropBNRegressor",
+    "SearchResultsDisplay",
+    "TrainingHistoryDisplay",
+    "__version__",
+]
 __version__ = "0.1.0"
