@@ -203,8 +203,8 @@ class TrainingHistoryDisplay:
         >>> from sklearn.datasets import load_diabetes
         >>> from skdropbn import DropBNRegressor, TrainingHistoryDisplay
         >>> X, y = load_diabetes(return_X_y=True)
-        >>> model = DropBNRegressor(n_layers=1, units=16, epochs=10, random_state=0)
-        >>> display = TrainingHistoryDisplay.from_estimator(model.fit(X, y))
+        >>> model = DropBNRegressor(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> display = TrainingHistoryDisplay.from_estimator(model.fit(X[:100], y[:100]))
         >>> len(display.lines_[0].get_ydata()) == model.n_iter_
         True
         >>> display.ax_.get_xlabel()
@@ -502,12 +502,14 @@ class SearchResultsDisplay:
         >>> from sklearn.model_selection import GridSearchCV
         >>> from skdropbn import DropBNRegressor, SearchResultsDisplay
         >>> X, y = load_diabetes(return_X_y=True)
-        >>> model = DropBNRegressor(units=8, epochs=5, random_state=0)
-        >>> grid = {"dropout": [0.0, 0.3], "n_layers": [1, 2]}
+        >>> model = DropBNRegressor(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> grid = {"learning_rate": [0.001, 0.01], "epochs": [3, 5]}
         >>> search = GridSearchCV(model, grid, cv=2).fit(X[:100], y[:100])
         >>> display = SearchResultsDisplay.from_search(search)
         >>> display.x_name, display.y_name
-        ('dropout', 'n_layers')
+        ('epochs', 'learning_rate')
+        >>> display.scores.shape
+        (2, 2)
 
         """
         _pyplot(f"{cls.__name__}.from_search")
