@@ -82,7 +82,12 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"install": [], "quickstart": [], "benchmarks": []}
+# The section navigation on the left only where there are sibling pages to
+# jump between (the API reference); elsewhere the text gets the room.
+html_sidebars = {
+    page: []
+    for page in ["index", "install", "quickstart", "user_guide", "benchmarks", "api"]
+} | {"auto_examples/**": []}
 
 
 def _write_benchmark_results(app):

@@ -25,7 +25,11 @@ from sklearn.preprocessing import StandardScaler
 
 from skdropbn import DropBNRegressor, TrainingHistoryDisplay
 
-RED_WINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "red-wine.csv"
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    HERE = Path.cwd()
+RED_WINE = HERE.parents[1] / "shared" / "data" / "red-wine.csv"
 
 if RED_WINE.exists():
     red_wine = pd.read_csv(RED_WINE)
@@ -52,11 +56,13 @@ models = {
     "input_batch_norm=True": DropBNRegressor(**params, input_batch_norm=True),
     "StandardScaler": make_pipeline(StandardScaler(), DropBNRegressor(**params)),
 }
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), sharey=True)
 for (name, model), ax in zip(models.items(), axes):
     model.fit(X_train, y_train)
     TrainingHistoryDisplay.from_estimator(model, ax=ax)
     ax.set_title(f"{name}\ntest R2 {model.score(X_test, y_test):.3f}")
+    # The unscaled fit starts an order of magnitude higher than the others.
+    ax.set_yscale("log")
 for ax in axes[1:]:
     ax.set_ylabel("")
 fig.tight_layout()

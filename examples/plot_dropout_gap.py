@@ -22,7 +22,11 @@ from sklearn.preprocessing import StandardScaler
 
 from skdropbn import DropBNRegressor, TrainingHistoryDisplay
 
-RED_WINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "red-wine.csv"
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    HERE = Path.cwd()
+RED_WINE = HERE.parents[1] / "shared" / "data" / "red-wine.csv"
 
 if RED_WINE.exists():
     # A few hundred rows: small enough to overfit quickly.
@@ -40,7 +44,7 @@ X = StandardScaler().fit_transform(X)
 # a patience as long as the run so that every curve has all epochs.
 EPOCHS = 60
 rates = [0.0, 0.3, 0.6]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), sharey=True)
 gaps = {}
 for rate, ax in zip(rates, axes):
     model = DropBNRegressor(

@@ -30,7 +30,11 @@ from sklearn.model_selection import train_test_split
 
 from skdropbn import DropBNRegressor, TrainingHistoryDisplay
 
-RED_WINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "red-wine.csv"
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    HERE = Path.cwd()
+RED_WINE = HERE.parents[1] / "shared" / "data" / "red-wine.csv"
 
 if RED_WINE.exists():
     red_wine = pd.read_csv(RED_WINE)

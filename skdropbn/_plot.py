@@ -130,9 +130,10 @@ class TrainingHistoryDisplay:
     >>> matplotlib.use("Agg")
     >>> from skdropbn import TrainingHistoryDisplay
     >>> display = TrainingHistoryDisplay(
-    ...     loss=[1.0, 0.6, 0.5, 0.45], val_loss=[0.9, 0.7, 0.65, 0.7], best_epoch=3
-    ... )
-    >>> display = display.plot()
+    ...     loss=[1.0, 0.6, 0.5, 0.45],
+    ...     val_loss=[0.9, 0.7, 0.65, 0.7],
+    ...     best_epoch=3,
+    ... ).plot()
     >>> [line.get_label() for line in display.lines_]
     ['loss', 'val_loss']
     >>> display.best_epoch_line_.get_xdata()
@@ -204,7 +205,8 @@ class TrainingHistoryDisplay:
         >>> from skdropbn import DropBNRegressor, TrainingHistoryDisplay
         >>> X, y = load_diabetes(return_X_y=True)
         >>> model = DropBNRegressor(n_layers=1, units=8, epochs=5, random_state=0)
-        >>> display = TrainingHistoryDisplay.from_estimator(model.fit(X[:100], y[:100]))
+        >>> model = model.fit(X[:100], y[:100])
+        >>> display = TrainingHistoryDisplay.from_estimator(model)
         >>> len(display.lines_[0].get_ydata()) == model.n_iter_
         True
         >>> display.ax_.get_xlabel()
