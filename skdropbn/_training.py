@@ -31,30 +31,68 @@ def make_batches(n_samples, batch_size, rng):
 
 
 class _Progress:
-    """One line per fit, rewritten each epoch (``verbose=1``)."""
+    """Progress of one fit over epochs (``verbose=1``).
 
-    def __init__(self, epochs, stream=None):
+    On a terminal, one line rewritten in place each epoch (at most every
+    0.1 s) with a bar, the losses and the time left. Elsewhere (a log file, CI,
+    a notebook's captured output, the workers of a search) carriage returns
+    would pile up, so about ``max_lines`` plain lines are printed per fit
+    instead, at every tenth of the epochs. Either way a last line gives the
+    number of epochs run and the epoch kept.
+    """
+
+    def __init__(self, epochs, stream=None, *, max_lines=10, clock=time.perf_counter):
         self.epochs = epochs
-        self.stream = stream or sys.stdout
-        self.start = time.perf_counter()
+        self.clock = clock
+        self.stream = sys.stdout if stream is None else stream
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self.tty = False
+        self.every = max(1, math.ceil(epochs / max_lines))
+        self.start = self.last_write = clock()
+        self.width = 0  # length of the line on screen, to blank it out
+        self.msg = ""
+        self.epoch = self.shown = 0
 
-    def update(self, epoch, loss, val_loss):
-        elapsed = time.perf_counter() - self.start
+    def _write(self, text):
+        self.stream.write(text)
+        self.stream.flush()
+
+    def _line(self, epoch, loss, val_loss, elapsed):
         eta = elapsed / epoch * (self.epochs - epoch)
-        width = 20
-        done = int(width * epoch / self.epochs)
-        bar = "=" * done + "." * (width - done)
-        msg = f"\repoch {epoch:>4}/{self.epochs} [{bar}] loss {loss:.4f}"
+        done = int(20 * epoch / self.epochs)
+        msg = f"epoch {epoch:>4}/{self.epochs} "
+        msg += f"[{'=' * done}{'.' * (20 - done)}] loss {loss:.4f}"
         if val_loss is not None:
             msg += f"  val_loss {val_loss:.4f}"
-        msg += f"  {elapsed:.1f}s  ETA {eta:.1f}s "
-        self.stream.write(msg)
-        self.stream.flush()
+        # With early stopping the fit may end sooner: the ETA is an upper bound.
+        return msg + f"  {elapsed:.1f}s  ETA {eta:.1f}s"
+
+    def update(self, epoch, loss, val_loss):
+        now = self.clock()
+        self.msg = self._line(epoch, loss, val_loss, now - self.start)
+        self.epoch = epoch
+        if self.tty:
+            if now - self.last_write >= 0.1 or epoch in (1, self.epochs):
+                self._write("\r" + self.msg.ljust(self.width))
+                self.width = len(self.msg)
+                self.last_write = now
+        elif epoch % self.every == 0 and epoch < self.epochs:  # close() shows the last
+            self._write(self.msg + "\n")
+            self.shown = epoch
 
     def close(self, n_iter, best_epoch):
-        note = f"  (best epoch {best_epoch})" if best_epoch is not None else ""
-        self.stream.write(f"\n{n_iter} epochs{note}\n")
-        self.stream.flush()
+        elapsed = self.clock() - self.start
+        note = f", kept epoch {best_epoch}" if best_epoch is not None else ""
+        # The last epoch's losses stay; its elapsed time and ETA give way to
+        # the summary.
+        summary = f"{n_iter} epochs in {elapsed:.1f}s{note}"
+        line = self.msg.rsplit("  ", 2)[0] + "  | " + summary
+        if self.tty:
+            self._write("\r" + line.ljust(self.width) + "\n")
+        else:
+            self._write((summary if self.shown == self.epoch else line) + "\n")
 
 
 def train(
