@@ -296,7 +296,8 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     n_val = _round_up(len(val_idx), batch_size)
     w_train = _pad(w_train / w_train.mean(), n_train)
     w_val = _pad(w_val, n_val)
-    w_val *= n_val / max(w_val.sum(), np.finfo(np.float64).tiny)
+    if w_val.sum() > 0:  # all zero for the dummy row without early stopping
+        w_val *= n_val / w_val.sum()
     arrays = (
         _pad(X[train_idx], n_train),
         _pad(targets[train_idx], n_train),

@@ -126,7 +126,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
@@ -148,7 +148,8 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skdropbn import DropBNClassifier
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = make_pipeline(StandardScaler(), DropBNClassifier(random_state=0))
+    >>> net = DropBNClassifier(n_layers=2, units=64, epochs=20, random_state=0)
+    >>> clf = make_pipeline(StandardScaler(), net)
     >>> clf.fit(X, y).predict_proba(X[:2]).shape
     (2, 2)
     """
@@ -222,6 +223,15 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         -------
         self : DropBNClassifier
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> clf.fit(X, y).classes_
+        array([0, 1, 2])
         """
         return self._fit(X, y, sample_weight)
 
@@ -292,7 +302,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         return prepared
 
     def decision_function(self, X):
-        """Logits of the network: log-odds (binary) or one score per class.
+        """Compute the logits: log-odds (binary) or one score per class.
 
         Parameters
         ----------
@@ -303,6 +313,15 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             For binary targets, the log-odds of ``classes_[1]``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> clf.fit(X, y).decision_function(X[:2]).shape
+        (2, 3)
         """
         z = self._forward(X, logits=True)
         return z.ravel() if self.n_outputs_ == 1 else z
@@ -324,6 +343,15 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
             Rows sum to 1, except for multilabel targets, where each column is
             the probability of one label.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> clf.fit(X, y).predict_proba(X[:2]).sum(axis=1).round(6)
+        array([1., 1.])
         """
         if not mc_dropout:
             return self._proba_from_logits(self._forward(X, logits=True))
@@ -344,6 +372,15 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         -------
         log_proba : ndarray of the shape of ``predict_proba``
             Log-probabilities.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> clf.fit(X, y).predict_log_proba(X[:2]).shape
+        (2, 3)
         """
         z = self._forward(X, logits=True)
         if self._kind == "multilabel-indicator":
@@ -364,6 +401,15 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
             Predicted labels, of the type of ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> clf.fit(X, y).predict(X[:2]).shape
+        (2,)
         """
         z = self._forward(X, logits=True)
         if self._kind == "multilabel-indicator":

@@ -22,6 +22,8 @@ Three pieces live here:
     ``skdropbn._inference``.
 """
 
+import os
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -51,9 +53,32 @@ class NetworkSpec:
     output_activation: str  # "linear", "sigmoid" or "softmax"
 
 
+def _import_keras():
+    """Import Keras, and its backend, without TensorFlow's C++ start-up logs.
+
+    TensorFlow prints INFO lines (CPU features, XLA service, "Compiled cluster
+    using XLA!") to stderr unless ``TF_CPP_MIN_LOG_LEVEL`` is set when it
+    loads, and reads the variable once. If the user has not set it, it is set
+    to "1" (drop INFO, keep warnings and errors) just for the import and
+    removed right after: the environment is left as it was (JAX's own
+    ``setdefault`` of the variable is undone too), and a user who sets it
+    keeps their choice.
+    """
+    if "keras" not in sys.modules:
+        unset = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+        if unset:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"
+        try:
+            import keras  # noqa: F401
+        finally:
+            if unset:
+                os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return sys.modules["keras"]
+
+
 def backend_name():
     """Name of the Keras backend, importing Keras on first use."""
-    import keras
+    keras = _import_keras()
 
     return keras.backend.backend()
 
@@ -64,7 +89,7 @@ def build_network(spec, seed):
     Layer names are given explicitly so that building many models does not
     advance Keras's global name counters.
     """
-    import keras
+    keras = _import_keras()
     from keras import layers
 
     rng = np.random.RandomState(seed)

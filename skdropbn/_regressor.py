@@ -156,7 +156,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
@@ -180,7 +180,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skdropbn import DropBNRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), DropBNRegressor(random_state=0))
+    >>> net = DropBNRegressor(n_layers=2, units=64, epochs=20, random_state=0)
+    >>> model = make_pipeline(StandardScaler(), net)
     >>> model.fit(X, y).predict(X[:3]).shape
     (3,)
 
@@ -257,6 +258,15 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         self : DropBNRegressor
             The fitted estimator.
 
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from skdropbn import DropBNRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> model = DropBNRegressor(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> model.fit(X, y).n_iter_
+        5
+
         """
         return self._fit(X, y, sample_weight)
 
@@ -314,6 +324,16 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             was fitted on a 1-D ``y``.
         y_std : ndarray of the shape of ``y_pred``
             Only with ``return_std=True``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from skdropbn import DropBNRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> model = DropBNRegressor(n_layers=1, units=8, epochs=5, random_state=0)
+        >>> mean, std = model.fit(X, y).predict(X[:3], return_std=True)
+        >>> mean.shape, std.shape
+        ((3,), (3,))
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
