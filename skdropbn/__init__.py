@@ -1,6 +1,8 @@
 """skdropbn: Keras dropout / batch-norm networks as scikit-learn estimators."""
 
+from skdropbn._distributed import limit_worker_threads
+from skdropbn._persistence import load, save
 from skdropbn._regressor import DropBNRegressor
 
-__all__ = ["DropBNRegressor", "__version__"]
+__all__ = ["DropBNRegressor", "__version__", "limit_worker_threads", "load", "save"]
 __version__ = "0.1.0"
