@@ -1,6 +1,8 @@
 """skdropbn: Keras dropout / batch-norm networks as scikit-learn estimators."""
 
 from skdropbn._classifier import DropBNClassifier
+from skdropbn._distributed import limit_worker_threads
+from skdropbn._persistence import load, save
 from skdropbn._plot import SearchResultsDisplay, TrainingHistoryDisplay
 from skdropbn._regressor import DropBNRegressor
 
@@ -9,6 +11,9 @@ __all__ = [
     "DropBNRegressor",
     "SearchResultsDisplay",
     "TrainingHistoryDisplay",
+    "limit_worker_threads",
+    "load",
+    "save",
     "__version__",
 ]
 __version__ = "0.1.0"
