@@ -233,8 +233,8 @@ class Trainer:
 
     def _initial_values(self, model, learning_rate, seed):
         """Weights from ``model``, zeroed optimizer slots, seeded dropout RNG."""
-        tv = [np.asarray(v.value) for v in model.trainable_variables]
-        ntv = [np.asarray(v.value) for v in model.non_trainable_variables]
+        tv = [_to_numpy(v) for v in model.trainable_variables]
+        ntv = [_to_numpy(v) for v in model.non_trainable_variables]
         for k, i in enumerate(self._seed_index):
             ntv[i] = np.array([seed + k, 0], dtype=ntv[i].dtype)
         ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
@@ -440,9 +440,15 @@ def to_tensor(array):
     return ops.convert_to_tensor(array)
 
 
+def _to_numpy(variable):
+    """A variable's value as a NumPy array, without backend deprecation warnings."""
+    value = variable.value  # a tf.Tensor (has .numpy()) or a jax.Array
+    return np.array(value.numpy() if hasattr(value, "numpy") else value)
+
+
 def get_weights(model):
     """All variables of ``model`` (trainable then not) as NumPy arrays."""
-    return [np.array(v.value) for v in model.weights]
+    return [_to_numpy(v) for v in model.weights]
 
 
 def model_from_weights(spec, weights):
@@ -466,13 +472,14 @@ def export_layers(model, spec):
     def bn_affine(name):
         layer = get[name]
         gamma, beta, mean, var = (
-            np.asarray(w, dtype=np.float64) for w in (v.value for v in layer.weights)
+            np.asarray(w, dtype=np.float64)
+            for w in (_to_numpy(v) for v in layer.weights)
         )
         scale = gamma / np.sqrt(var + layer.epsilon)
         return scale, beta - mean * scale
 
     def dense(name):
-        w = [np.asarray(v.value, dtype=np.float64) for v in get[name].weights]
+        w = [_to_numpy(v).astype(np.float64) for v in get[name].weights]
         return w[0], (w[1] if len(w) > 1 else np.zeros(w[0].shape[1]))
 
     pending = None  # an affine map (scale, shift) waiting to fold into next Dense
