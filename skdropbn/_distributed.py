@@ -63,6 +63,18 @@ def limit_worker_threads(dask_worker=None, *, n_threads=1):
         If the backend already started its thread pools in this process (the
         limit then cannot apply; run it before the first fit).
 
+    See Also
+    --------
+    DropBNRegressor : The estimator whose searches the workers run.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> from skdropbn import limit_worker_threads
+    >>> callback = partial(limit_worker_threads, n_threads=2)
+    >>> callback.keywords  # then: client.register_worker_callbacks(callback)
+    {'n_threads': 2}
+
     """
     from threadpoolctl import threadpool_limits
 
