@@ -106,6 +106,18 @@ class _BaseDropBN(BaseEstimator):
         return int(self.batch_size)
 
     def _fit(self, X, y, sample_weight):
+        # A fit that raises (bad input, divergence, Ctrl-C) leaves the
+        # estimator exactly as it was: validate_data would otherwise already
+        # have replaced n_features_in_ and feature_names_in_ of the last fit.
+        state = dict(self.__dict__)
+        try:
+            return self._fit_network(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit_network(self, X, y, sample_weight):
         warm = self.warm_start and hasattr(self, "_weights")
         X, y = validate_data(
             self,

@@ -425,13 +425,14 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
                 f"The Keras backend {backend!r} is not supported; set "
                 "KERAS_BACKEND to 'tensorflow' or 'jax'."
             )
-    try:
-        yield trainer
-    finally:
-        with _TRAINERS_LOCK:
-            _TRAINERS.setdefault(key, []).append(trainer)
-            while len(_TRAINERS) > _MAX_CACHED_TRAINERS:
-                _TRAINERS.popitem(last=False)
+    # A trainer goes back to the pool only after a fit that finished: one
+    # interrupted (Ctrl-C) or failed while it was being traced or stepped may
+    # hold a half-built graph or half-updated variables, so it is dropped.
+    yield trainer
+    with _TRAINERS_LOCK:
+        _TRAINERS.setdefault(key, []).append(trainer)
+        while len(_TRAINERS) > _MAX_CACHED_TRAINERS:
+            _TRAINERS.popitem(last=False)
 
 
 def to_tensor(array):

@@ -16,10 +16,6 @@ from skdropbn import DropBNRegressor
 # trainer calls) lacks NumPy 2's ``copy`` keyword; under JAX, NumPy 2.4 warns
 # on every fit and pyproject turns Keras DeprecationWarnings into errors. A
 # core/Keras issue, not one of this module (see the issue 7 report).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
-
 distributed = pytest.importorskip("distributed", reason="needs dask[distributed]")
 joblib = pytest.importorskip("joblib")
 

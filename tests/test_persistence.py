@@ -22,9 +22,6 @@ from skdropbn import DropBNRegressor
 # trainer calls) lacks NumPy 2's ``copy`` keyword; under JAX, NumPy 2.4 warns
 # on every fit and pyproject turns Keras DeprecationWarnings into errors. A
 # core/Keras issue, not one of this module (see the issue 7 report).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
 
 
 @pytest.fixture(scope="module")

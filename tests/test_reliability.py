@@ -20,14 +20,6 @@ from sklearn.exceptions import NotFittedError
 
 from skdropbn import DropBNRegressor, _network
 
-# Keras 3.15's Variable.__array__ (used by Variable.numpy, which the core's
-# trainer calls) lacks NumPy 2's ``copy`` keyword; under JAX, NumPy 2.4 warns
-# on every fit and pyproject turns Keras DeprecationWarnings into errors. A
-# core/Keras issue, not one of this module (see the issue 7 report).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
-
 hypothesis = pytest.importorskip("hypothesis", reason="needs hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -172,13 +164,6 @@ def test_divergence_on_refit_keeps_the_previous_fit(data):
     np.testing.assert_array_equal(est.predict(X), before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a refit that fails in training keeps n_features_in_ "
-    "from the new X (validate_data ran with reset=True) but the network of "
-    "the previous fit, so predict rejects the old X and crashes in matmul on "
-    "the new one; see the issue 7 report for the fix",
-)
 def test_failed_refit_on_other_features_keeps_the_previous_fit(data):
     X, y = data
     est = DropBNRegressor(**SMALL, batch_norm=None, optimizer="sgd").fit(X, y)
@@ -186,6 +171,22 @@ def test_failed_refit_on_other_features_keeps_the_previous_fit(data):
     with pytest.raises(ValueError, match="diverged"):
         est.set_params(learning_rate=1e12).fit(np.hstack([X, X]) * 1e3, y)
     np.testing.assert_array_equal(est.predict(X), before)
+
+
+def test_a_failed_fit_does_not_return_its_trainer_to_the_pool(data):
+    X, y = data
+    arch = {**SMALL, "units": 13, "batch_norm": None, "optimizer": "sgd"}
+
+    def pooled():
+        with _network._TRAINERS_LOCK:
+            pools = _network._TRAINERS.items()
+            return sum(len(v) for k, v in pools if k[1].units == 13)
+
+    DropBNRegressor(**arch).fit(X, y)
+    assert pooled() == 1
+    with pytest.raises(ValueError, match="diverged"):
+        DropBNRegressor(**arch, learning_rate=1e12).fit(X * 1e3, y)
+    assert pooled() == 0
 
 
 # -- interrupted fits ---------------------------------------------------------------
@@ -237,8 +238,18 @@ def test_interrupt_while_compiling_leaves_the_trainer_pool_usable(data):
     # epoch traced. Fits afterwards must equal those of a freshly built trainer.
     X, y = data
     arch = {**SMALL, "units": 11}
-    with pytest.raises(KeyboardInterrupt), interrupt_after(0.3):
-        DropBNRegressor(**{**arch, **ENDLESS}).fit(X, y)
+    try:
+        with interrupt_after(0.3):
+            DropBNRegressor(**{**arch, **ENDLESS}).fit(X, y)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        # An interrupt that lands inside TensorFlow's graph tracing surfaces
+        # as TensorFlow's own error (a StagingError around a SystemError), not
+        # as KeyboardInterrupt: TensorFlow's doing. What follows must hold.
+        assert "SystemError" in repr(exc) or "StagingError" in type(exc).__name__
+    else:
+        pytest.fail("the endless fit was not interrupted")
     pooled = DropBNRegressor(**arch).fit(X, y).predict(X)
     with _network._TRAINERS_LOCK:
         for key in [k for k in _network._TRAINERS if k[1].units == arch["units"]]:
