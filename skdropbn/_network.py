@@ -27,7 +27,7 @@ import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,16 +83,18 @@ def backend_name():
     return keras.backend.backend()
 
 
-def build_network(spec, seed):
+def build_network(spec, seed, dropout_layer=None):
     """Build the Keras model described by ``spec``, every initializer seeded.
 
     Layer names are given explicitly so that building many models does not
-    advance Keras's global name counters.
+    advance Keras's global name counters. ``dropout_layer`` replaces
+    ``keras.layers.Dropout`` (the trainers' runtime-rate dropout).
     """
     keras = _import_keras()
     from keras import layers
 
     rng = np.random.RandomState(seed)
+    dropout_layer = dropout_layer or layers.Dropout
 
     def kernel_init():
         return keras.initializers.GlorotUniform(seed=int(rng.randint(2**31 - 1)))
@@ -113,7 +115,7 @@ def build_network(spec, seed):
             x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
             x = layers.Activation(spec.activation, name=f"activation_{i}")(x)
             if spec.dropout > 0:
-                x = layers.Dropout(
+                x = dropout_layer(
                     spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
                 )(x)
         else:
@@ -125,7 +127,7 @@ def build_network(spec, seed):
                 name=f"dense_{i}",
             )(x)
             if spec.dropout > 0:
-                x = layers.Dropout(
+                x = dropout_layer(
                     spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
                 )(x)
             if spec.batch_norm == "after":
@@ -137,6 +139,46 @@ def build_network(spec, seed):
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name="dropbn_network")
+
+
+class _RateSource:
+    """The dropout rate a trainer's compiled epoch takes as an input."""
+
+    value = None
+
+
+def _runtime_dropout(source):
+    """A ``Dropout`` class whose rate is ``source.value``, read when traced.
+
+    The trainers' epoch takes the rate as a tensor argument and sets
+    ``source.value`` to it while tracing, so one compiled epoch serves every
+    dropout rate: a grid search over dropout compiles once per depth, not
+    once per rate. Masks are drawn exactly as ``keras.layers.Dropout`` draws
+    them, from the layer's own seed generator.
+    """
+    keras = _import_keras()
+    backend = keras.backend.backend()
+
+    class RuntimeRateDropout(keras.layers.Dropout):
+        # keras.random.dropout compares the rate with 0 and 1 in Python, which
+        # a traced rate cannot do; the masks below are drawn as it draws them.
+        def call(self, inputs, training=False):
+            if not training:
+                return inputs
+            seed, rate = self.seed_generator.next(), source.value
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                if seed.dtype != tf.int32:  # as keras's TensorFlow backend
+                    seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+                return tf.nn.experimental.stateless_dropout(inputs, rate, seed)
+            import jax
+
+            keep = 1.0 - rate
+            mask = jax.random.bernoulli(seed, p=keep, shape=inputs.shape)
+            return jax.lax.select(mask, inputs / keep, jax.numpy.zeros_like(inputs))
+
+    return RuntimeRateDropout
 
 
 def make_optimizer(name, weight_decay):
@@ -217,7 +259,11 @@ class Trainer:
     def __init__(self, spec, loss, optimizer, weight_decay, batch_size):
         self.spec = spec
         self.batch_size = batch_size
-        self._template = build_network(spec, seed=0)
+        self._rate = _RateSource()
+        self._template = build_network(
+            spec, seed=0, dropout_layer=_runtime_dropout(self._rate)
+        )
+        self._dropout = None  # this fit's rate, a backend scalar
         self._optimizer = make_optimizer(optimizer, weight_decay)
         self._optimizer.build(self._template.trainable_variables)
         self._loss = _loss_function(loss)
@@ -230,6 +276,13 @@ class Trainer:
             if "seed_generator" in v.path
         ]
         self._epoch = self._compile()
+
+    def load(self, model, learning_rate, seed, dropout):
+        """Start a fit from ``model``'s weights, with this dropout rate."""
+        from keras import ops
+
+        self._dropout = ops.convert_to_tensor(np.float32(dropout))
+        self.restore(self._initial_values(model, learning_rate, seed))
 
     def _initial_values(self, model, learning_rate, seed):
         """Weights from ``model``, zeroed optimizer slots, seeded dropout RNG."""
@@ -261,7 +314,9 @@ class _TensorFlowTrainer(Trainer):
 
         model, optimizer = self._template, self._optimizer
 
-        def epoch(X, Y, W, batches, X_val, Y_val, W_val):
+        def epoch(X, Y, W, batches, X_val, Y_val, W_val, dropout):
+            self._rate.value = dropout
+
             def step(i, total):
                 rows = batches[i]
                 x, y, w = (tf.gather(a, rows) for a in (X, Y, W))
@@ -289,10 +344,6 @@ class _TensorFlowTrainer(Trainer):
             self._optimizer.variables,
         )
 
-    def load(self, model, learning_rate, seed):
-        """Start a fit from ``model``'s weights."""
-        self.restore(self._initial_values(model, learning_rate, seed))
-
     def snapshot(self):
         """The current training state (weights, optimizer slots, RNG)."""
         import tensorflow as tf
@@ -313,7 +364,7 @@ class _TensorFlowTrainer(Trainer):
 
     def run_epoch(self, data, batches):
         """One epoch; returns (mean training loss, validation loss) as floats."""
-        train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:])
+        train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:], self._dropout)
         return float(train_loss), float(val_loss)
 
     def store(self, model):
@@ -339,7 +390,9 @@ class _JaxTrainer(Trainer):
 
         grad_fn = jax.value_and_grad(objective, has_aux=True)
 
-        def epoch(state, X, Y, W, batches, X_val, Y_val, W_val):
+        def epoch(state, X, Y, W, batches, X_val, Y_val, W_val, dropout):
+            self._rate.value = dropout
+
             def step(i, carry):
                 tv, ntv, ov, total = carry
                 rows = batches[i]
@@ -357,10 +410,6 @@ class _JaxTrainer(Trainer):
             return (tv, ntv, ov), total / n_batches, val
 
         return jax.jit(epoch)
-
-    def load(self, model, learning_rate, seed):
-        """Start a fit from ``model``'s weights."""
-        self.restore(self._initial_values(model, learning_rate, seed))
 
     def snapshot(self):
         """The current training state (immutable JAX arrays)."""
@@ -385,7 +434,7 @@ class _JaxTrainer(Trainer):
         """One epoch; returns (mean training loss, validation loss) as floats."""
         X, Y, W, X_val, Y_val, W_val = data
         self._state, train_loss, val_loss = self._epoch(
-            self._state, X, Y, W, batches, X_val, Y_val, W_val
+            self._state, X, Y, W, batches, X_val, Y_val, W_val, self._dropout
         )
         return float(train_loss), float(val_loss)
 
@@ -408,6 +457,9 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
     epoch, and fits in parallel threads each get their own trainer.
     """
     backend = backend_name()
+    # The dropout rate is an input of the compiled epoch, not part of it: only
+    # whether there are Dropout layers at all shapes the trainer.
+    spec = replace(spec, dropout=0.5 if spec.dropout > 0 else 0.0)
     key = (backend, spec, loss, optimizer, float(weight_decay), batch_size)
     with _TRAINERS_LOCK:
         pool = _TRAINERS.setdefault(key, [])
@@ -435,10 +487,22 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
             _TRAINERS.popitem(last=False)
 
 
-def to_tensor(array):
-    from keras import ops
+def share_tensor(array):
+    """A backend tensor that uses ``array``'s memory in place (no copy).
 
-    return ops.convert_to_tensor(array)
+    ``array`` must be C-contiguous and 64-byte aligned (``_base._gather``
+    makes such buffers), and must not be written to afterwards. Both
+    backends copy whatever ``convert_to_tensor`` is given; DLPack lets them
+    share the buffer instead, which keeps the tensor's owner (the NumPy
+    array) alive as long as the tensor.
+    """
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    import jax
+
+    return jax.dlpack.from_dlpack(array)
 
 
 def _to_numpy(variable):

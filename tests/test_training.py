@@ -1,0 +1,73 @@
+"""The compiled training epoch against plain Keras, and its reuse across fits."""
+
+import numpy as np
+import pytest
+from conftest import make_regression_data
+
+from skdropbn import DropBNRegressor, _network
+
+
+def _weights(model):
+    # Not model.get_weights(): under JAX it trips NumPy 2.4's copy-keyword
+    # deprecation inside Keras 3.15.
+    return [np.asarray(v.value) for v in model.weights]
+
+
+@pytest.mark.parametrize("batch_norm", ["after", "before", None])
+def test_compiled_steps_equal_keras_train_on_batch(batch_norm):
+    # One full batch per epoch and no dropout: nothing random is left, so the
+    # compiled epoch must take the same Adam steps as Keras's own training.
+    keras = pytest.importorskip("keras")
+    X, y = make_regression_data(n_samples=64, seed=1)
+    params = dict(
+        n_layers=2,
+        units=8,
+        dropout=0.0,
+        batch_norm=batch_norm,
+        batch_size=64,
+        early_stopping=False,
+        epochs=1,
+        random_state=0,
+    )
+    est = DropBNRegressor(**params).fit(X, y)
+    start = _weights(est.model_)
+
+    reference = keras.models.clone_model(est.model_)
+    reference.set_weights(start)
+    reference.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    target = ((y - est.y_mean_) / est.y_scale_).reshape(-1, 1)
+    for _ in range(3):
+        reference.train_on_batch(X.astype(np.float32), target.astype(np.float32))
+
+    # warm_start continues from the same weights with fresh optimizer slots.
+    est.set_params(warm_start=True, epochs=3).fit(X, y)
+    for ours, theirs in zip(_weights(est.model_), _weights(reference)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(_weights(est.model_)[0], start[0])
+
+
+def _pooled(units):
+    with _network._TRAINERS_LOCK:
+        return [
+            t for k, ts in _network._TRAINERS.items() if k[1].units == units for t in ts
+        ]
+
+
+def test_one_compiled_trainer_serves_every_dropout_rate():
+    # A grid search over dropout must not compile once per rate, and the rate
+    # must still reach the network: the pooled trainer, run at 0.1 and then at
+    # 0.4, gives what a freshly built one gives at 0.4.
+    X, y = make_regression_data(n_samples=120, seed=2)
+    arch = dict(n_layers=2, units=19, epochs=4, random_state=0)
+    low = DropBNRegressor(**arch, dropout=0.1).fit(X, y).predict(X)
+    (trainer,) = _pooled(19)
+    high = DropBNRegressor(**arch, dropout=0.4).fit(X, y).predict(X)
+    assert _pooled(19) == [trainer]
+    assert not np.allclose(low, high)
+
+    with _network._TRAINERS_LOCK:
+        for key in [k for k in _network._TRAINERS if k[1].units == 19]:
+            del _network._TRAINERS[key]
+    fresh = DropBNRegressor(**arch, dropout=0.4).fit(X, y).predict(X)
+    assert _pooled(19) != [trainer]
+    np.testing.assert_array_equal(high, fresh)
