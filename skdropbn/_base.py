@@ -171,7 +171,7 @@ class _BaseDropBN(BaseEstimator):
         with _network.checkout_trainer(
             spec, prepared.loss, self.optimizer, self.weight_decay, batch_size
         ) as trainer:
-            trainer.load(model, self.learning_rate, dropout_seed)
+            trainer.load(model, self.learning_rate, dropout_seed, spec.dropout)
             try:
                 history, best_epoch = _training.train(
                     trainer,
@@ -298,6 +298,11 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     cross-validation folds whose sizes differ by a row or two. Weights are
     scaled to mean 1 over the real rows: the loss is then invariant to
     rescaling ``sample_weight``, and all-ones weights equal no weights.
+
+    ``X`` is copied once: its rows are gathered a few megabytes at a time
+    into float32 buffers that the tensors then share (no second copy, no
+    full-size temporary), so a fit needs about one extra ``X`` of memory
+    (half of one for float64 input).
     """
     if val_idx is None:  # a dummy row keeps one compiled signature
         val_idx, w_val = train_idx[:1], np.zeros(1)
@@ -306,36 +311,51 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     w_train = sample_weight[train_idx]
     n_train = _round_up(len(train_idx), batch_size)
     n_val = _round_up(len(val_idx), batch_size)
-    w_train = _pad(w_train / w_train.mean(), n_train)
-    w_val = _pad(w_val, n_val)
+    w_train = _gather(w_train / w_train.mean(), None, n_train)
+    w_val = _gather(w_val, None, n_val)
     if w_val.sum() > 0:  # all zero for the dummy row without early stopping
         w_val *= n_val / w_val.sum()
-    arrays = (
-        _pad(X[train_idx], n_train),
-        _pad(targets[train_idx], n_train),
-        w_train,
-        _pad(X[val_idx], n_val),
-        _pad(targets[val_idx], n_val),
-        w_val,
+    return (
+        _network.share_tensor(_gather(X, train_idx, n_train)),
+        _network.share_tensor(_gather(targets, train_idx, n_train)),
+        _network.share_tensor(w_train),
+        _network.share_tensor(_gather(X, val_idx, n_val)),
+        _network.share_tensor(_gather(targets, val_idx, n_val)),
+        _network.share_tensor(w_val),
     )
-    return tuple(_network.to_tensor(a) for a in arrays)
 
 
 def _round_up(n, multiple):
     return -(-n // multiple) * multiple
 
 
-def _pad(a, n_rows):
-    """``a`` as float32 with zero rows appended up to ``n_rows``."""
-    out = np.zeros((n_rows, *a.shape[1:]), dtype=np.float32)
-    out[: len(a)] = a
+def _gather(a, rows, n_rows, chunk_bytes=1 << 22):
+    """``a[rows]`` (all of ``a`` if ``rows`` is None) as float32, zero-padded.
+
+    The result has ``n_rows`` rows and is 64-byte aligned, as the backends
+    need to use its memory in place. Rows are copied about ``chunk_bytes`` at
+    a time, so no temporary the size of ``a`` is made.
+    """
+    tail = a.shape[1:]
+    size = n_rows * math.prod(tail)
+    raw = np.zeros(size * 4 + 64, dtype=np.uint8)
+    offset = -raw.ctypes.data % 64
+    out = raw[offset : offset + size * 4].view(np.float32).reshape(n_rows, *tail)
+    n = a.shape[0] if rows is None else len(rows)
+    step = max(1, chunk_bytes // max(1, a[:1].nbytes))
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        out[start:stop] = a[start:stop] if rows is None else a[rows[start:stop]]
     return out
 
 
 def _check_float32_range(X, name):
     """Reject values that float32, the network's precision, cannot hold."""
     big = np.finfo(np.float32).max
-    if X.size and np.abs(X).max() > big:
+    if X.dtype == np.float32 or not X.size:
+        return
+    # max and min, not abs(X).max(): no temporary the size of X.
+    if X.max() > big or X.min() < -big:
         raise ValueError(
             f"Input {name} contains values too large for float32 (the "
             f"network's precision, max {big:.3g}); scale {name} first, "
