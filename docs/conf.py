@@ -38,7 +38,7 @@ extensions = [
 ]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**/GALLERY_HEADER.rst", "sg_execution_times.rst"]
-source_suffix = {".rst": "restructuredtext"}  # Markdown only via include
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 default_role = "py:obj"
 
@@ -86,7 +86,16 @@ html_theme_options = {
 # jump between (the API reference); elsewhere the text gets the room.
 html_sidebars = {
     page: []
-    for page in ["index", "install", "quickstart", "user_guide", "benchmarks", "api"]
+    for page in [
+        "index",
+        "install",
+        "quickstart",
+        "user_guide",
+        "persistence",
+        "distributed",
+        "benchmarks",
+        "api",
+    ]
 } | {"auto_examples/**": []}
 
 
