@@ -9,11 +9,17 @@ It prints the resident set size (RSS) before ``X`` exists, with ``X`` and
 ``y`` in memory, and the peak during ``fit``, then the extra memory the fit
 needed in units of ``X.nbytes`` ("copies of X"). The backend is loaded (one
 tiny fit) before ``X`` is built, so its own memory is not counted as a copy.
+``--out benchmarks/results/large-data.md`` appends the figures, with the
+machine and versions, to that file (the documentation's benchmark page shows
+it).
 """
 
 import argparse
+import os
+import platform
 import resource
 import time
+from datetime import date
 
 import numpy as np
 
@@ -37,6 +43,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--out", help="also append the figures to this Markdown file")
     args = parser.parse_args()
 
     params = dict(
@@ -68,17 +75,29 @@ def main():
     peak = peak_rss_mib()
     after = rss_mib()
 
-    print(f"X: {X.shape} {X.dtype}, {x_mib:.0f} MiB (y {y.nbytes / 2**20:.0f} MiB)")
-    print(f"RSS before X:           {before:8.0f} MiB (peak so far {peak_before:.0f})")
-    print(f"RSS with X and y:       {with_data:8.0f} MiB")
-    print(f"peak RSS during fit:    {peak:8.0f} MiB")
-    print(f"RSS after fit:          {after:8.0f} MiB")
-    print(f"fit: {seconds:.1f} s for {est.n_iter_} epoch(s)")
     extra = peak - with_data
-    print(
-        f"peak / size of X: {peak / x_mib:.2f}; extra during fit: {extra:.0f} MiB "
-        f"= {extra / x_mib:.2f} x X"
-    )
+    lines = [
+        f"X: {X.shape} {X.dtype}, {x_mib:.0f} MiB (y {y.nbytes / 2**20:.0f} MiB)",
+        f"RSS before X:           {before:8.0f} MiB (peak so far {peak_before:.0f})",
+        f"RSS with X and y:       {with_data:8.0f} MiB",
+        f"peak RSS during fit:    {peak:8.0f} MiB",
+        f"RSS after fit:          {after:8.0f} MiB",
+        f"fit: {seconds:.1f} s for {est.n_iter_} epoch(s)",
+        f"extra memory during fit: {extra:.0f} MiB = {extra / x_mib:.2f} x X",
+    ]
+    print("\n".join(lines))
+    if args.out:
+        import keras
+        import sklearn
+
+        header = (
+            f"{date.today()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
+            f"{sklearn.__version__}, Keras {keras.__version__} "
+            f"({keras.backend.backend()})"
+        )
+        with open(args.out, "a") as f:
+            f.write("```text\n" + "\n".join([header, *lines]) + "\n```\n\n")
 
 
 if __name__ == "__main__":

@@ -247,15 +247,15 @@ class _BaseDropBN(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return _inference.forward(self._layers, X, logits=logits)
 
-    def _mc_passes(self, X, logits=False):
-        """``n_mc_passes`` Monte-Carlo dropout outputs, shape (passes, n, outputs).
+    def _mc_moments(self, X, logits=False, transform=None):
+        """Mean and variance over ``n_mc_passes`` Monte-Carlo dropout passes.
 
         Seeded from the fit's ``random_state``: repeated calls give the same
-        draws.
+        draws. See ``skdropbn._inference.mc_moments``.
         """
         rng = np.random.default_rng(self._mc_seed)
-        return _inference.mc_forward(
-            self._layers, X, self.n_mc_passes, rng, logits=logits
+        return _inference.mc_moments(
+            self._layers, X, self.n_mc_passes, rng, logits=logits, transform=transform
         )
 
     def __sklearn_is_fitted__(self):

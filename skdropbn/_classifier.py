@@ -357,8 +357,8 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
             return self._proba_from_logits(self._forward(X, logits=True))
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        z = self._mc_passes(X, logits=True).astype(np.float64)
-        return np.mean([self._proba_from_logits(zi) for zi in z], axis=0)
+        proba, _ = self._mc_moments(X, logits=True, transform=self._proba_from_logits)
+        return proba
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``, computed stably from the logits.

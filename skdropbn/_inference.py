@@ -92,11 +92,36 @@ def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
     return np.concatenate(out, axis=0)
 
 
-def mc_forward(layers, X, n_passes, rng, logits=False):
-    """``n_passes`` Monte-Carlo dropout passes, stacked on a new first axis.
+def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
+    """Mean and variance over ``n_passes`` Monte-Carlo dropout passes.
 
-    All passes run as one batch of ``n_passes * n_samples`` rows so that the
-    matrix products stay large.
+    Parameters
+    ----------
+    layers : list of (kernel, bias, activation, dropout)
+        As returned by ``skdropbn._network.export_layers``.
+    X : ndarray of shape (n_samples, n_features)
+        Input rows.
+    n_passes : int
+        Number of stochastic passes.
+    rng : numpy.random.Generator
+        Source of the dropout masks.
+    logits : bool
+        Stop before the output activation.
+    transform : callable or None
+        Applied to each pass's outputs (rows x outputs, float64) before
+        averaging, e.g. logits to class probabilities.
+
+    Returns
+    -------
+    mean, var : ndarray of shape (n_samples, n_outputs), float64
+
+    Notes
+    -----
+    The passes run in float32, stacked into blocks of about 65,536 rows so
+    that the matrix products stay large; each block is evaluated 16,384 rows
+    at a time and folded into running moments (Chan et al.'s pairwise
+    update), so memory stays at a few tens of MB whatever ``n_samples`` and
+    ``n_passes`` are.
     """
     layers = [
         (k.astype(np.float32), b.astype(np.float32), act, rate)
@@ -105,13 +130,19 @@ def mc_forward(layers, X, n_passes, rng, logits=False):
     X = X.astype(np.float32)
     n = X.shape[0]
     block = max(1, 65536 // max(n, 1))
-    outs = []
+    count, mean, m2 = 0, 0.0, 0.0
     for start in range(0, n_passes, block):
         k = min(block, n_passes - start)
-        stacked = np.tile(X, (k, 1))
-        outs.append(
-            forward(
-                layers, stacked, rng=rng, logits=logits, chunk_size=stacked.shape[0]
-            )
-        )
-    return np.concatenate(outs, axis=0).reshape(n_passes, n, -1)
+        out = forward(layers, np.tile(X, (k, 1)), rng=rng, logits=logits)
+        out = out.astype(np.float64)
+        if transform is not None:
+            out = transform(out)
+        out = out.reshape(k, n, -1)
+        b_mean = out.mean(axis=0)
+        b_m2 = np.square(out - b_mean).sum(axis=0)
+        total = count + k
+        delta = b_mean - mean
+        mean = mean + delta * (k / total)
+        m2 = m2 + b_m2 + np.square(delta) * (count * k / total)
+        count = total
+    return mean, m2 / count

@@ -352,7 +352,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
 
     def _std(self, X):
         """Calibrated predictive std on the standardised target scale."""
-        mc_var = self._mc_passes(X).var(axis=0, dtype=np.float64)
+        _, mc_var = self._mc_moments(X)
         noise_var, scale = self._std_calibration
         return scale * np.sqrt(mc_var + noise_var)
 
@@ -366,7 +366,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         dropout's spread alone is already too wide, it is scaled down instead.
         """
         resid = np.abs(targets_val - _inference.forward(self._layers, X_val))
-        mc_var = self._mc_passes(X_val).var(axis=0, dtype=np.float64)
+        _, mc_var = self._mc_moments(X_val)
         z90 = 1.6448536269514722
         # Split-conformal finite-sample correction: the ceil((n+1) 0.9)/n
         # quantile of n held-out rows covers a new row with probability 0.9.

@@ -71,3 +71,23 @@ def test_one_compiled_trainer_serves_every_dropout_rate():
     fresh = DropBNRegressor(**arch, dropout=0.4).fit(X, y).predict(X)
     assert _pooled(19) != [trainer]
     np.testing.assert_array_equal(high, fresh)
+
+
+def test_training_tensors_share_one_float32_copy_of_x():
+    # fit copies X once: rows are gathered into an aligned float32 buffer,
+    # zero-padded, which the backend tensor then uses in place.
+    from keras import ops
+
+    from skdropbn._base import _gather
+
+    X = np.arange(40.0).reshape(10, 4)
+    rows = np.array([7, 2, 5])
+    buffer = _gather(X, rows, 8, chunk_bytes=40)  # two rows per chunk
+    assert buffer.dtype == np.float32 and buffer.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(buffer[:3], X[rows])
+    np.testing.assert_array_equal(buffer[3:], 0)
+    np.testing.assert_array_equal(_gather(X[:, 0], None, 12)[:10], X[:, 0])
+
+    tensor = _network.share_tensor(buffer)
+    buffer[0, 0] = -1.0  # (never done in fit: shows the memory is shared)
+    assert float(ops.convert_to_numpy(tensor)[0, 0]) == -1.0
