@@ -165,13 +165,12 @@ class _BaseDropBN(BaseEstimator):
                 "to fit a new network."
             )
         batch_size = min(self._batch_size(len(train_idx)), len(train_idx))
-        model = self.model_ if warm else _network.build_network(spec, init_seed)
-
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         with _network.checkout_trainer(
             spec, prepared.loss, self.optimizer, self.weight_decay, batch_size
         ) as trainer:
-            trainer.load(model, self.learning_rate, dropout_seed, spec.dropout)
+            start = self._weights if warm else trainer.initial_weights(init_seed)
+            trainer.load(start, self.learning_rate, dropout_seed, spec.dropout)
             try:
                 history, best_epoch = _training.train(
                     trainer,
@@ -192,14 +191,16 @@ class _BaseDropBN(BaseEstimator):
                     "was before this fit. Lower learning_rate, or scale X and y "
                     "(StandardScaler) if they hold very large values."
                 ) from None
-            trainer.store(model)
+            weights, paths = trainer.weights(), trainer.paths
 
         for name, value in prepared.attrs.items():
             setattr(self, name, value)
         self._spec = spec
-        self._model = model
-        self._weights = _network.get_weights(model)
-        self._layers = _network.export_layers(model, spec)
+        # model_ is built from _weights when first asked for: a fit itself
+        # never builds a Keras model.
+        self.__dict__.pop("_model", None)
+        self._weights = weights
+        self._layers = _network.export_layers(weights, paths, spec)
         self.history_ = history
         self.n_iter_ = len(history["loss"])
         self.best_epoch_ = best_epoch

@@ -38,6 +38,10 @@ _TRAINERS = OrderedDict()
 _TRAINERS_LOCK = threading.Lock()
 
 
+# Keras's default, spelled out: export_layers folds batch norm with it.
+BATCH_NORM_EPSILON = 1e-3
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """Everything that fixes the shape of the network and its compiled step."""
@@ -102,7 +106,9 @@ def build_network(spec, seed, dropout_layer=None):
     inputs = keras.Input(shape=(spec.n_features,), name="features")
     x = inputs
     if spec.input_batch_norm:
-        x = layers.BatchNormalization(name="input_batch_norm")(x)
+        x = layers.BatchNormalization(
+            epsilon=BATCH_NORM_EPSILON, name="input_batch_norm"
+        )(x)
     for i in range(spec.n_layers):
         if spec.batch_norm == "before":
             # Dense -> BN -> activation: BN's beta replaces the Dense bias.
@@ -112,7 +118,9 @@ def build_network(spec, seed, dropout_layer=None):
                 kernel_initializer=kernel_init(),
                 name=f"dense_{i}",
             )(x)
-            x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = layers.BatchNormalization(
+                epsilon=BATCH_NORM_EPSILON, name=f"batch_norm_{i}"
+            )(x)
             x = layers.Activation(spec.activation, name=f"activation_{i}")(x)
             if spec.dropout > 0:
                 x = dropout_layer(
@@ -131,7 +139,9 @@ def build_network(spec, seed, dropout_layer=None):
                     spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
                 )(x)
             if spec.batch_norm == "after":
-                x = layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+                x = layers.BatchNormalization(
+                    epsilon=BATCH_NORM_EPSILON, name=f"batch_norm_{i}"
+                )(x)
     outputs = layers.Dense(
         spec.n_outputs,
         activation=spec.output_activation,
@@ -236,10 +246,11 @@ class Trainer:
     """One epoch of training for one architecture, compiled once and reused.
 
     A trainer owns a template network and optimizer. Each fit loads its own
-    initial weights into the trainer (``load``), runs epochs, and copies the
-    result out (``store``); the epoch function is traced on the first fit
-    only. A trainer serves one fit at a time (``checkout_trainer`` hands out
-    a free one).
+    initial weights into the trainer (``load``; fresh ones come from
+    ``initial_weights``, in NumPy, so a fit builds no Keras model), runs
+    epochs, and takes the result out (``weights``); the epoch function is
+    traced on the first fit only. A trainer serves one fit at a time
+    (``checkout_trainer`` hands out a free one).
 
     Parameters
     ----------
@@ -270,29 +281,65 @@ class Trainer:
         self._lr_index = [v.name for v in self._optimizer.variables].index(
             "learning_rate"
         )
-        self._seed_index = [
-            i
-            for i, v in enumerate(self._template.non_trainable_variables)
-            if "seed_generator" in v.path
+        # ``weights`` lists are in ``model.weights`` order (what Keras's
+        # get_weights/set_weights use); the dropout layers' RNG states are
+        # not among them: they are set from each fit's seed.
+        self.paths = [v.path for v in self._template.weights]
+        index = {path: i for i, path in enumerate(self.paths)}
+        self._tv_index = [index[v.path] for v in self._template.trainable_variables]
+        self._ntv_index = [
+            index.get(v.path) for v in self._template.non_trainable_variables
         ]
         self._epoch = self._compile()
 
-    def load(self, model, learning_rate, seed, dropout):
-        """Start a fit from ``model``'s weights, with this dropout rate."""
+    def initial_weights(self, seed):
+        """Fresh weights in ``model.weights`` order, drawn from ``seed``.
+
+        Glorot-uniform kernels (Keras's ``Dense`` default), zero biases,
+        batch normalization at the identity (gamma and moving variance 1).
+        """
+        rng = np.random.RandomState(seed)
+        weights = []
+        for v in self._template.weights:
+            shape, name = tuple(v.shape), v.path.rsplit("/", 1)[-1]
+            if name == "kernel":
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                value = rng.uniform(-limit, limit, shape)
+            elif name in ("gamma", "moving_variance"):
+                value = np.ones(shape)
+            else:
+                value = np.zeros(shape)
+            weights.append(value.astype(v.dtype))
+        return weights
+
+    def load(self, weights, learning_rate, seed, dropout):
+        """Start a fit from ``weights``, with this learning rate and dropout rate.
+
+        The optimizer's slots start at zero and dropout's RNG from ``seed``.
+        """
         from keras import ops
 
         self._dropout = ops.convert_to_tensor(np.float32(dropout))
-        self.restore(self._initial_values(model, learning_rate, seed))
-
-    def _initial_values(self, model, learning_rate, seed):
-        """Weights from ``model``, zeroed optimizer slots, seeded dropout RNG."""
-        tv = [_to_numpy(v) for v in model.trainable_variables]
-        ntv = [_to_numpy(v) for v in model.non_trainable_variables]
-        for k, i in enumerate(self._seed_index):
-            ntv[i] = np.array([seed + k, 0], dtype=ntv[i].dtype)
+        tv = [weights[i] for i in self._tv_index]
+        ntv = [
+            np.array([seed + k, 0], dtype=v.dtype) if i is None else weights[i]
+            for k, (i, v) in enumerate(
+                zip(self._ntv_index, self._template.non_trainable_variables)
+            )
+        ]
         ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
         ov[self._lr_index] = np.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
-        return tv, ntv, ov
+        self.restore((tv, ntv, ov))
+
+    def _to_weights(self, tv, ntv):
+        """Arrays of the trained state, in ``model.weights`` order."""
+        weights = [None] * len(self.paths)
+        for i, value in zip(self._tv_index, tv):
+            weights[i] = _to_numpy(value)
+        for i, value in zip(self._ntv_index, ntv):
+            if i is not None:
+                weights[i] = _to_numpy(value)
+        return weights
 
     def _loss_value(self, y, y_pred, w):
         # Weights are normalised to mean 1 over the data passed in, so this is
@@ -367,13 +414,10 @@ class _TensorFlowTrainer(Trainer):
         train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:], self._dropout)
         return float(train_loss), float(val_loss)
 
-    def store(self, model):
-        """Copy the trained weights into ``model``."""
+    def weights(self):
+        """The trained weights, NumPy arrays in ``model.weights`` order."""
         tv, ntv, _ = self._variables()
-        for var, src in zip(model.trainable_variables, tv):
-            var.assign(src.value)
-        for var, src in zip(model.non_trainable_variables, ntv):
-            var.assign(src.value)
+        return self._to_weights(tv, ntv)
 
 
 class _JaxTrainer(Trainer):
@@ -438,14 +482,11 @@ class _JaxTrainer(Trainer):
         )
         return float(train_loss), float(val_loss)
 
-    def store(self, model):
-        """Copy the trained weights into ``model``."""
+    def weights(self):
+        """The trained weights, NumPy arrays in ``model.weights`` order."""
         tv, ntv, _ = self._state
-        for var, value in zip(model.trainable_variables, tv):
-            var.assign(value)
-        for var, value in zip(model.non_trainable_variables, ntv):
-            var.assign(value)
         self._state = None  # release the arrays
+        return self._to_weights(tv, ntv)
 
 
 @contextmanager
@@ -506,14 +547,13 @@ def share_tensor(array):
 
 
 def _to_numpy(variable):
-    """A variable's value as a NumPy array, without backend deprecation warnings."""
-    value = variable.value  # a tf.Tensor (has .numpy()) or a jax.Array
+    """A variable's (or tensor's) value as a NumPy array.
+
+    Through ``.numpy()`` or ``np.array`` of the backend tensor: NumPy 2.4
+    warns about Keras 3.15 variables' own ``__array__``.
+    """
+    value = getattr(variable, "value", variable)  # a tf.Tensor or jax.Array
     return np.array(value.numpy() if hasattr(value, "numpy") else value)
-
-
-def get_weights(model):
-    """All variables of ``model`` (trainable then not) as NumPy arrays."""
-    return [_to_numpy(v) for v in model.weights]
 
 
 def model_from_weights(spec, weights):
@@ -523,29 +563,29 @@ def model_from_weights(spec, weights):
     return model
 
 
-def export_layers(model, spec):
+def export_layers(weights, paths, spec):
     """Fold the fitted network into ``[(kernel, bias, activation, dropout)]``.
 
-    Inference uses batch normalization's moving statistics, which makes it an
-    affine map that merges into the adjacent ``Dense`` layer: into the next
-    kernel for the lesson's order (Dense -> Dropout -> BN), into the same
+    ``weights`` are NumPy arrays named by ``paths`` (``"dense_0/kernel"``,
+    ...). Inference uses batch normalization's moving statistics, which makes
+    it an affine map that merges into the adjacent ``Dense`` layer: into the
+    next kernel for the lesson's order (Dense -> Dropout -> BN), into the same
     kernel for ``"before"``. Dropout commutes with that folding because it
     only scales the inputs of the affine map.
     """
-    get = {layer.name: layer for layer in model.layers}
+    named = {path: np.asarray(w, dtype=np.float64) for path, w in zip(paths, weights)}
 
     def bn_affine(name):
-        layer = get[name]
         gamma, beta, mean, var = (
-            np.asarray(w, dtype=np.float64)
-            for w in (_to_numpy(v) for v in layer.weights)
+            named[f"{name}/{w}"]
+            for w in ("gamma", "beta", "moving_mean", "moving_variance")
         )
-        scale = gamma / np.sqrt(var + layer.epsilon)
+        scale = gamma / np.sqrt(var + BATCH_NORM_EPSILON)
         return scale, beta - mean * scale
 
     def dense(name):
-        w = [_to_numpy(v).astype(np.float64) for v in get[name].weights]
-        return w[0], (w[1] if len(w) > 1 else np.zeros(w[0].shape[1]))
+        kernel = named[f"{name}/kernel"]
+        return kernel, named.get(f"{name}/bias", np.zeros(kernel.shape[1]))
 
     pending = None  # an affine map (scale, shift) waiting to fold into next Dense
     if spec.input_batch_norm:
