@@ -37,7 +37,12 @@ extensions = [
     "myst_parser",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**/GALLERY_HEADER.rst", "sg_execution_times.rst"]
+exclude_patterns = [
+    "_build",
+    "**/GALLERY_HEADER.rst",
+    "sg_execution_times.rst",
+    "_benchmark_results.rst",  # included by benchmarks.rst
+]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 default_role = "py:obj"
@@ -101,11 +106,22 @@ html_sidebars = {
 
 def _write_benchmark_results(app):
     """List ``benchmarks/results/*.md`` for benchmarks.rst to include."""
-    results = sorted((ROOT / "benchmarks" / "results").glob("*.md"))
-    lines = []
-    for path in results:
-        rel = os.path.relpath(path, DOCS)
-        lines += [f".. include:: {rel}", "   :parser: myst_parser.sphinx_", ""]
+    folder = ROOT / "benchmarks" / "results"
+    sections = [  # (title or None when the files bring their own, pattern)
+        ("Speed", "speed-*.md"),
+        ("Accuracy and interval coverage", "accuracy-*.md"),
+        (None, "calibration*.md"),
+        ("Large data", "large-data*.md"),
+    ]
+    results, lines = [], []
+    for title, pattern in sections:
+        paths = sorted(folder.glob(pattern))
+        if paths and title:
+            lines += [title, "-" * len(title), ""]
+        for path in paths:
+            rel = os.path.relpath(path, DOCS)
+            lines += [f".. include:: {rel}", "   :parser: myst_parser.sphinx_", ""]
+        results += paths
     if not results:
         lines = [
             ".. note::",
