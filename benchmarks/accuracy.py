@@ -9,7 +9,7 @@ of held-out targets inside DropBN's nominal 90% intervals
 (``predict(X, return_std=True)``, mean +/- 1.645 std)::
 
     python benchmarks/accuracy.py                       # all datasets
-    python benchmarks/accuracy.py --datasets red_wine --seeds 1 --quick
+    python benchmarks/accuracy.py --datasets red_wine --seeds 1 --no-baselines
     python benchmarks/accuracy.py --params '{"n_layers": 2}'   # try a variant
     python benchmarks/accuracy.py --grid                # also the grid search
 
