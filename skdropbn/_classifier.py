@@ -63,7 +63,10 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         ``ReduceLROnPlateau``.
 
     weight_decay : float, default=0.0
-        Decoupled weight decay of the optimizer.
+        Decoupled weight decay of the optimizer (Keras's ``weight_decay``):
+        each step shrinks every weight by ``learning_rate * weight_decay``
+        times itself (with the default ``learning_rate``, 0.1 shrinks the
+        weights by 1e-4 per step).
 
     batch_size : int or "auto", default="auto"
         Rows per gradient step; see :class:`DropBNRegressor`.
