@@ -425,8 +425,8 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         if self._kind == "multilabel-indicator":
             return expit(z)
         if self.n_outputs_ == 1:
-            p = expit(z)
-            return np.hstack([1.0 - p, p])
+            # expit(-z), not 1 - expit(z): exact for confident predictions.
+            return np.hstack([expit(-z), expit(z)])
         return softmax(z, axis=1)
 
     def __sklearn_tags__(self):
