@@ -4,7 +4,9 @@ Every fit here is tiny; the property-based tests run a fixed, derandomized
 set of examples so that CI is reproducible and bounded in time.
 """
 
+import os
 import re
+import signal
 import threading
 import warnings
 from collections import Counter
@@ -192,10 +194,29 @@ def test_a_failed_fit_does_not_return_its_trainer_to_the_pool(data):
 
 
 # Ctrl-C reaches a fit as a KeyboardInterrupt raised at whatever Python line
-# runs when it arrives. These tests raise it at chosen points (after some
-# epochs, while the epoch function is traced) rather than from a timer: a
-# simulated signal (``_thread.interrupt_main``) is not reliably delivered while
-# TensorFlow's runtime executes, which made timer-based versions hang in CI.
+# runs when it arrives. Most tests raise it at chosen points (after some
+# epochs, while the epoch function is traced); one sends a real SIGINT.
+# Processes started in the background by a non-interactive shell (CI runners
+# often are) inherit SIGINT *ignored*, so that test installs Python's own
+# handler for its duration: timer-based tests without it hung in CI.
+
+
+def test_a_real_sigint_interrupts_a_long_fit_and_leaves_it_unfitted(data):
+    X, y = data
+    DropBNRegressor(**SMALL).fit(X, y)  # compile first: interrupt mid-training
+    est = DropBNRegressor(**{**SMALL, "epochs": 100_000, "n_iter_no_change": 10**6})
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, y)
+    finally:
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
 
 
 @contextmanager
