@@ -7,8 +7,9 @@ does so inside functions: importing skdropbn, constructing, cloning, printing or
 Three pieces live here:
 
 ``build_network``
-    The Dense / Dropout / BatchNormalization stack, built from fitted shapes
-    and seeded from the estimator's ``random_state`` only.
+    The Dense / Dropout / BatchNormalization stack, built from fitted shapes;
+    its initial weights come from ``Trainer.initial_weights``, seeded from the
+    estimator's ``random_state`` only.
 ``Trainer``
     One epoch of mini-batch training compiled into a single backend function
     (``tf.function`` or ``jax.jit``) that loops over all batches. It is
@@ -87,17 +88,20 @@ def backend_name():
     return keras.backend.backend()
 
 
-def build_network(spec, seed, dropout_layer=None):
-    """Build the Keras model described by ``spec``, every initializer seeded.
+def build_network(spec, dropout_layer=None):
+    """Build the Keras model described by ``spec``.
 
-    Layer names are given explicitly so that building many models does not
-    advance Keras's global name counters. ``dropout_layer`` replaces
+    Its initial values are placeholders: a fit loads weights from
+    ``Trainer.initial_weights`` (or the previous fit), and ``model_`` gets the
+    fitted ones. Initializers and dropout seeds are still fixed, and layer
+    names given, so that building a model never advances Keras's global seed
+    generator or name counters. ``dropout_layer`` replaces
     ``keras.layers.Dropout`` (the trainers' runtime-rate dropout).
     """
     keras = _import_keras()
     from keras import layers
 
-    rng = np.random.RandomState(seed)
+    rng = np.random.RandomState(0)
     dropout_layer = dropout_layer or layers.Dropout
 
     def kernel_init():
@@ -275,9 +279,7 @@ class Trainer:
         self.spec = spec
         self.batch_size = batch_size
         self._rate = _RateSource()
-        self._template = build_network(
-            spec, seed=0, dropout_layer=_runtime_dropout(self._rate)
-        )
+        self._template = build_network(spec, dropout_layer=_runtime_dropout(self._rate))
         self._dropout = None  # this fit's rate, a backend scalar
         self._optimizer = make_optimizer(optimizer, weight_decay)
         self._optimizer.build(self._template.trainable_variables)
@@ -562,7 +564,7 @@ def _to_numpy(variable):
 
 def model_from_weights(spec, weights):
     """Rebuild the Keras model for ``spec`` and load ``weights`` into it."""
-    model = build_network(spec, seed=0)
+    model = build_network(spec)
     model.set_weights(weights)
     return model
 
