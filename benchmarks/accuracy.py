@@ -188,15 +188,18 @@ def main():
                 f"{search.best_params_} | {time.perf_counter() - start:.0f} s | "
                 f"{hgb:.4f} |"
             )
-    print("\n".join(lines))
     if grid_lines:
-        print(
-            "\nGrid search over dropout [0, 0.1, 0.3] x n_layers [2, 3, 4] "
+        grid_lines = [
+            "",
+            "Grid search over dropout [0, 0.1, 0.3] x n_layers [2, 3, 4] "
             "(best candidate's 5-fold CV error; slightly optimistic, being the "
-            "best of 9)\n\n| dataset | metric | best CV error | best params | "
-            "wall time | HistGB |\n|---|---|---|---|---|---|"
-        )
-        print("\n".join(grid_lines))
+            "best of 9)",
+            "",
+            "| dataset | metric | best CV error | best params | wall time | HistGB |",
+            "|---|---|---|---|---|---|",
+            *grid_lines,
+        ]
+    print("\n".join([*lines, *grid_lines]))
     machine = (
         f"\n{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"scikit-learn {sklearn.__version__}, "

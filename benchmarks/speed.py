@@ -128,6 +128,7 @@ def dropbn(net, **params):
         loss="absolute_error",
         batch_size=net["batch_size"],
         early_stopping=False,
+        feature_embedding=None,  # the lesson's plain network, as Keras's
         random_state=0,
     ).set_params(**params)
 

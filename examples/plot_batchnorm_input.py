@@ -45,11 +45,12 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_
 # Three fits
 # ----------
 # Same network, seed and epochs; only the treatment of the input differs. The
-# hidden blocks have no batch normalization, so that the input treatment is
-# the only normalisation in play.
+# hidden blocks have no batch normalization, and there is no feature
+# embedding (which standardises the features itself), so that the input
+# treatment is the only normalisation in play.
 params = dict(
     n_layers=2, units=128, dropout=0.1, batch_norm=None, epochs=40,
-    n_iter_no_change=40, random_state=0,
+    n_iter_no_change=40, feature_embedding=None, random_state=0,
 )  # fmt: skip
 models = {
     "unscaled input": DropBNRegressor(**params),

@@ -55,6 +55,8 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_
 # picture (set ``units=1024`` for the exact model). A patience of ``epochs``
 # trains all 100 epochs as the lesson does, while ``validation_fraction``
 # still holds out rows for the validation curve and keeps the best epoch.
+# ``feature_embedding=None``: the features enter the first ``Dense`` layer
+# directly, as in the lesson (skdropbn's default embeds them first).
 model = DropBNRegressor(
     n_layers=3,
     units=256,
@@ -65,6 +67,7 @@ model = DropBNRegressor(
     epochs=100,
     validation_fraction=0.3,
     n_iter_no_change=100,
+    feature_embedding=None,
     random_state=0,
 )
 model.fit(X_train, y_train)

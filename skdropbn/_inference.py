@@ -55,13 +55,52 @@ ACTIVATIONS = {
 }
 
 
+def _embed(layer, x):
+    """The periodic feature embedding (``_network.periodic_embedding_layer``)."""
+    dtype = x.dtype
+    z = x * layer["weight"].astype(dtype, copy=False) + layer["shift"].astype(dtype)
+    z /= np.sqrt(1.0 + np.square(z / dtype.type(3.0)))
+    p = z[:, :, None] * layer["frequencies"].astype(dtype, copy=False)
+    v = np.concatenate([np.cos(p), np.sin(p)], axis=-1)
+    h = v @ layer["kernel"].astype(dtype, copy=False) + layer["bias"].astype(dtype)
+    np.maximum(h, 0, out=h)
+    return np.concatenate([z, h.reshape(x.shape[0], -1)], axis=1)
+
+
+def _rows_per_chunk(layers, chunk_size):
+    """Fewer rows per block when an embedding widens each row a lot."""
+    first = layers[0]
+    if isinstance(first, dict):
+        width = first["frequencies"].size * 2
+        return max(256, min(chunk_size, (1 << 22) // max(width, 1)))
+    return chunk_size
+
+
+def as_dtype(layers, dtype):
+    """The folded network with its arrays cast to ``dtype``."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, dict):
+            out.append(
+                {
+                    k: v.astype(dtype) if isinstance(v, np.ndarray) else v
+                    for k, v in layer.items()
+                }
+            )
+        else:
+            kernel, bias, activation, rate = layer
+            out.append((kernel.astype(dtype), bias.astype(dtype), activation, rate))
+    return out
+
+
 def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
     """Evaluate the folded network on ``X`` (float32, 2-D).
 
     Parameters
     ----------
     layers : list of (kernel, bias, activation, dropout)
-        As returned by ``skdropbn._network.export_layers``.
+        As returned by ``skdropbn._network.export_layers``; a feature
+        embedding, if any, comes first as a dict of arrays.
     X : ndarray of shape (n_samples, n_features)
         Its dtype (float64 or float32) is the precision of the pass.
     rng : numpy.random.Generator or None
@@ -74,11 +113,16 @@ def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
 
     """
     out = []
+    embedding = layers[0] if isinstance(layers[0], dict) else None
+    dense = layers[1:] if embedding is not None else layers
+    chunk_size = _rows_per_chunk(layers, chunk_size)
     for start in range(0, X.shape[0], chunk_size):
         h = X[start : start + chunk_size]
-        for i, (kernel, bias, activation, rate) in enumerate(layers):
+        if embedding is not None:
+            h = _embed(embedding, h)
+        for i, (kernel, bias, activation, rate) in enumerate(dense):
             h = h @ kernel.astype(h.dtype, copy=False) + bias
-            if not (logits and i == len(layers) - 1):
+            if not (logits and i == len(dense) - 1):
                 h = ACTIVATIONS[activation](h)
             if rng is not None and rate > 0:
                 # 16-bit draws are twice as fast as float ones; the kept
@@ -123,10 +167,7 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     update), so memory stays at a few tens of MB whatever ``n_samples`` and
     ``n_passes`` are.
     """
-    layers = [
-        (k.astype(np.float32), b.astype(np.float32), act, rate)
-        for k, b, act, rate in layers
-    ]
+    layers = as_dtype(layers, np.float32)
     X = X.astype(np.float32)
     n = X.shape[0]
     block = max(1, 65536 // max(n, 1))

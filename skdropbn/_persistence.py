@@ -30,7 +30,7 @@ import os
 import warnings
 import zipfile
 import zlib
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 
 import numpy as np
 
@@ -128,6 +128,11 @@ class _Encoder:
             f"{where} has type {type(value).__name__}, which skdropbn cannot save "
             "without pickle."
         )
+
+
+# Constructor parameters added since format version 1, with the value that
+# behaves as skdropbn did before each existed.
+_ADDED_PARAMS = {"feature_embedding": None}
 
 
 def _params_to_json(estimator):
@@ -326,7 +331,9 @@ class _Decoder:
         if "__network_spec__" in value:
             spec = value["__network_spec__"]
             names = {f.name for f in fields(NetworkSpec)}
-            if not isinstance(spec, dict) or set(spec) != names:
+            # Fields added later have defaults: files saved before still load.
+            required = {f.name for f in fields(NetworkSpec) if f.default is MISSING}
+            if not isinstance(spec, dict) or not required <= set(spec) <= names:
                 raise _bad_file(self.path, "the network description is incomplete.")
             if not all(isinstance(v, _JSON_SCALARS) for v in spec.values()):
                 raise _bad_file(self.path, "the network description is not plain.")
@@ -455,7 +462,9 @@ def load(path):
     if not all(isinstance(v, _JSON_SCALARS) for v in params.values()):
         raise _bad_file(path, "a parameter is not a plain value.")
 
-    estimator = cls(**params)
+    # Parameters added after a file was saved take the value that gives the
+    # network it was saved with, not today's default.
+    estimator = cls(**{**_ADDED_PARAMS, **params})
     decoder = _Decoder(arrays, path)
     for name, value in attributes.items():
         _check_attribute_name(cls, name, path)
@@ -475,6 +484,9 @@ def _check_layers(estimator, path):
     if not isinstance(layers, list) or not layers:
         raise _bad_file(path, "the network has no layers.")
     for i, layer in enumerate(layers):
+        if i == 0 and isinstance(layer, dict):
+            width = _checked_embedding_width(layer, width, path)
+            continue
         ok = isinstance(layer, tuple) and len(layer) == 4
         if ok:
             kernel, bias, activation, rate = layer
@@ -491,3 +503,29 @@ def _check_layers(estimator, path):
         if not ok:
             raise _bad_file(path, f"layer {i} of the network is malformed.")
         width = kernel.shape[1]
+
+
+def _checked_embedding_width(layer, width, path):
+    """Check a folded feature embedding; return its output width."""
+    names = {"kind", "weight", "shift", "frequencies", "kernel", "bias"}
+    arrays = [
+        layer.get(k) for k in ("weight", "shift", "frequencies", "kernel", "bias")
+    ]
+    ok = (
+        set(layer) == names
+        and layer["kind"] == "periodic"
+        and all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in arrays)
+    )
+    if ok:
+        weight, shift, frequencies, kernel, bias = arrays
+        ok = (
+            weight.shape == shift.shape == (width,)
+            and frequencies.ndim == 2
+            and frequencies.shape[0] == width
+            and kernel.ndim == 2
+            and kernel.shape[0] == 2 * frequencies.shape[1]
+            and bias.shape == kernel.shape[1:]
+        )
+    if not ok:
+        raise _bad_file(path, "the feature embedding of the network is malformed.")
+    return width * (kernel.shape[1] + 1)

@@ -32,7 +32,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
     Parameters
     ----------
     n_layers : int, default=3
-        Number of hidden blocks. ``0`` gives a linear model.
+        Number of hidden blocks. ``0`` gives a linear model (of the embedded
+        features, unless ``feature_embedding=None``).
 
     units : int, default=256
         Width of every hidden ``Dense`` layer.
@@ -52,6 +53,19 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         Add a ``BatchNormalization`` as the first layer, which standardises
         the features with batch statistics: the lesson's "adaptive
         preprocessor", an alternative to ``StandardScaler`` in a pipeline.
+
+    feature_embedding : {"auto", "periodic"} or None, default="auto"
+        How each feature enters the network. ``"periodic"`` standardises it
+        with the training data's mean and standard deviation, bounds it
+        smoothly (``z / sqrt(1 + (z / 3)**2)``) and passes it on together
+        with 16 values ``ReLU(W [cos(2 pi c z), sin(2 pi c z)] + b)``, from
+        16 trainable frequencies ``c`` per feature (the PLR embedding of
+        Gorishniy et al., 2022, with RealMLP's smooth clipping and skip).
+        It lets the network fit sharp, tree-like patterns, and makes it
+        insensitive to the scale of the features. ``None``: the features go
+        straight into the first ``Dense`` layer, as in the lesson.
+        ``"auto"``: ``"periodic"`` when ``fit`` gets 1,000 rows or more,
+        else ``None`` (on small data the embedding measured worse).
 
     activation : {"relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid"}, \
             default="relu"
@@ -203,6 +217,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         *,
         batch_norm="after",
         input_batch_norm=False,
+        feature_embedding="auto",
         activation="relu",
         loss="squared_error",
         optimizer="adam",
@@ -225,6 +240,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.input_batch_norm = input_batch_norm
+        self.feature_embedding = feature_embedding
         self.activation = activation
         self.loss = loss
         self.optimizer = optimizer

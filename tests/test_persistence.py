@@ -93,6 +93,49 @@ def test_multi_output_and_feature_names_round_trip(tmp_path):
         loaded.predict(X)
 
 
+def test_file_from_before_feature_embedding_loads_as_the_network_it_holds(
+    data, tmp_path
+):
+    # Files written before ``feature_embedding`` existed have neither the
+    # parameter nor the spec field: they hold plain networks, and load so.
+    X, y = data
+    est = DropBNRegressor(**{**TINY, "epochs": 3, "feature_embedding": None})
+    est.fit(X, y)
+    saved = skdropbn.save(est, tmp_path / "new.skdropbn")
+
+    def drop_field(name, data):
+        if name != "estimator.json":
+            return data
+        content = json.loads(data)
+        del content["params"]["feature_embedding"]
+        del content["attributes"]["_spec"]["__network_spec__"]["feature_embedding"]
+        return json.dumps(content).encode()
+
+    def fix_hashes(path):
+        import hashlib
+
+        def edit(name, data):
+            if name != "manifest.json":
+                return data
+            manifest = json.loads(data)
+            with zipfile.ZipFile(path) as zf:
+                raw = zf.read("estimator.json")
+            manifest["members"]["estimator.json"] = {
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "size": len(raw),
+            }
+            return json.dumps(manifest)
+
+        return edit
+
+    old = rewrite(saved, tmp_path / "step.skdropbn", drop_field)
+    old = rewrite(old, tmp_path / "old.skdropbn", fix_hashes(old))
+    loaded = skdropbn.load(old)
+    assert loaded.feature_embedding is None
+    assert loaded._spec == est._spec
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
 def test_loaded_estimator_can_be_refitted_and_warm_started(data, saved):
     X, y = data
     loaded = skdropbn.load(saved).set_params(warm_start=True, epochs=2)
@@ -267,6 +310,8 @@ def test_tampered_manifest_is_rejected(saved, tmp_path, change, match):
         (lambda c: c["params"].update(evil=1), "unknown parameters"),
         (lambda c: c["params"].update(units={"__tuple__": []}), "not a plain value"),
         (lambda c: c["attributes"].update(_layers=[]), "no layers"),
+        (lambda c: c["attributes"]["_layers"][0]["__dict__"].update(kind="x"),
+         "feature embedding of the network is malformed"),
         (lambda c: c["attributes"].pop("_weights"), "no fitted network"),
         (lambda c: c["attributes"].update(x_={"__array__": "zz"}), "missing"),
         (lambda c: c["attributes"].update(x_={"__code__": "1"}), "unexpected value"),

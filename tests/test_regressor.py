@@ -130,6 +130,34 @@ def test_without_early_stopping_runs_all_epochs(data):
     assert set(est.history_) == {"loss", "learning_rate"}
 
 
+def test_feature_embedding_makes_the_fit_insensitive_to_feature_scale(data):
+    # The embedding standardises each feature with the training data's mean
+    # and standard deviation, so features in other units (x 1000, shifted)
+    # train the same network, to float32 round-off; without it they do not.
+    X, y = data
+    X_units = X * [1000.0, 1.0, 0.001, 50.0, 1.0] + [5.0, -3.0, 0.0, 1e4, 0.0]
+    params = dict(n_layers=1, units=16, epochs=5, random_state=0)
+    for embedding, same in [("periodic", True), (None, False)]:
+        a = DropBNRegressor(**params, feature_embedding=embedding).fit(X, y)
+        b = DropBNRegressor(**params, feature_embedding=embedding).fit(X_units, y)
+        close = np.allclose(a.predict(X), b.predict(X_units), atol=1e-3 * y.std())
+        assert close == same, embedding
+
+
+def test_auto_embedding_from_1000_rows_and_kept_by_warm_start():
+    X, y = make_regression_data(n_samples=1000, n_features=3, seed=3)
+    params = dict(n_layers=1, units=4, epochs=1, random_state=0)
+
+    def embedded(est):
+        return any("Embedding" in type(la).__name__ for la in est.model_.layers)
+
+    assert embedded(DropBNRegressor(**params).fit(X, y))
+    small = DropBNRegressor(**params, warm_start=True).fit(X[:999], y[:999])
+    assert not embedded(small)
+    # A warm start on more rows continues the same network.
+    assert not embedded(small.fit(X, y))
+
+
 def test_model_is_keras_and_predict_matches_it(fitted, data):
     import keras
 
@@ -141,10 +169,29 @@ def test_model_is_keras_and_predict_matches_it(fitted, data):
     )
 
 
+# Keras 3.15's saving calls np.array on its variables, whose __array__ lacks
+# NumPy 2's copy keyword: NumPy 2.4 warns inside Keras, not in skdropbn.
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_model_saves_and_loads_with_keras(fitted, data, tmp_path):
+    # The embedding layer is registered with Keras ("skdropbn>...").
+    import keras
+
+    X, _ = data
+    fitted.model_.save(tmp_path / "net.keras")
+    loaded = keras.models.load_model(tmp_path / "net.keras")
+    assert [type(la).__name__ for la in loaded.layers][1] == "PeriodicEmbedding"
+    np.testing.assert_allclose(
+        loaded.predict(X[:20], verbose=0),
+        fitted.model_.predict(X[:20], verbose=0),
+        atol=1e-5,
+    )
+
+
 @pytest.mark.parametrize("batch_norm", ["after", "before", None])
 @pytest.mark.parametrize("input_batch_norm", [False, True])
+@pytest.mark.parametrize("feature_embedding", ["periodic", None])
 def test_folded_inference_equals_keras_for_every_placement(
-    data, batch_norm, input_batch_norm
+    data, batch_norm, input_batch_norm, feature_embedding
 ):
     # Unscaled inputs make batch-norm statistics far from the identity, so a
     # wrong fold would show.
@@ -156,6 +203,7 @@ def test_folded_inference_equals_keras_for_every_placement(
         epochs=3,
         batch_norm=batch_norm,
         input_batch_norm=input_batch_norm,
+        feature_embedding=feature_embedding,
         activation="elu",
         random_state=0,
     ).fit(X, y)
@@ -170,7 +218,13 @@ def test_folded_inference_equals_keras_for_every_placement(
 def test_lesson_model_in_one_line(data):
     X, y = data
     est = DropBNRegressor(
-        n_layers=3, units=1024, dropout=0.3, loss="mae", batch_size=256, epochs=1
+        n_layers=3,
+        units=1024,
+        dropout=0.3,
+        loss="mae",
+        batch_size=256,
+        epochs=1,
+        feature_embedding=None,
     ).fit(X, y)
     kinds = [type(la).__name__ for la in est.model_.layers[1:]]
     assert kinds == ["Dense", "Dropout", "BatchNormalization"] * 3 + ["Dense"]
@@ -186,7 +240,13 @@ def test_n_layers_zero_is_a_linear_model():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 3))
     y = X @ [1.0, -2.0, 0.5] + 3.0
-    est = DropBNRegressor(n_layers=0, epochs=200, learning_rate=0.05, random_state=0)
+    est = DropBNRegressor(
+        n_layers=0,
+        feature_embedding=None,
+        epochs=200,
+        learning_rate=0.05,
+        random_state=0,
+    )
     est.fit(X, y)
     assert [type(la).__name__ for la in est.model_.layers[1:]] == ["Dense"]
     assert est.score(X, y) > 0.99
@@ -346,6 +406,7 @@ def test_clone_keeps_every_parameter():
         weight_decay=0.1, batch_size=64, epochs=11, early_stopping=False,
         validation_fraction=0.3, n_iter_no_change=3, tol=0.5, random_state=5,
         verbose=1, warm_start=True, n_mc_passes=7, lr_schedule="plateau",
+        feature_embedding=None,
     )  # fmt: skip
     est = DropBNRegressor(**params)
     assert clone(est).get_params() == params

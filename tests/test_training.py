@@ -13,8 +13,11 @@ def _weights(model):
     return [np.asarray(v.value) for v in model.weights]
 
 
-@pytest.mark.parametrize("batch_norm", ["after", "before", None])
-def test_compiled_steps_equal_keras_train_on_batch(batch_norm):
+@pytest.mark.parametrize(
+    "batch_norm, feature_embedding",
+    [("after", None), ("after", "periodic"), ("before", "periodic"), (None, None)],
+)
+def test_compiled_steps_equal_keras_train_on_batch(batch_norm, feature_embedding):
     # One full batch per epoch and no dropout: nothing random is left, so the
     # compiled epoch must take the same Adam steps as Keras's own training.
     keras = pytest.importorskip("keras")
@@ -24,6 +27,7 @@ def test_compiled_steps_equal_keras_train_on_batch(batch_norm):
         units=8,
         dropout=0.0,
         batch_norm=batch_norm,
+        feature_embedding=feature_embedding,
         batch_size=64,
         early_stopping=False,
         epochs=1,
