@@ -12,6 +12,7 @@ of held-out targets inside DropBN's nominal 90% intervals
     python benchmarks/accuracy.py --datasets red_wine --seeds 1 --no-baselines
     python benchmarks/accuracy.py --params '{"n_layers": 2}'   # try a variant
     python benchmarks/accuracy.py --grid                # also the grid search
+    python benchmarks/accuracy.py --embedding-sigma 0.3  # ablation of the embedding
 
 Datasets other than scikit-learn's diabetes data are read from
 ``../shared/data`` and skipped when absent.
@@ -114,12 +115,24 @@ def main():
     parser.add_argument("--params", default="{}", help="JSON DropBN overrides")
     parser.add_argument("--grid", action="store_true", help="run the grid search")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--embedding-sigma",
+        type=float,
+        help="ablation: standard deviation of the embedding's initial frequencies "
+        "(skdropbn._network.EMBEDDING_SIGMA, 1.0 by default)",
+    )
     parser.add_argument("--out", help="also write the Markdown table here")
     args = parser.parse_args()
     params = json.loads(args.params)
+    if args.embedding_sigma is not None:
+        from skdropbn import _network
 
+        _network.EMBEDDING_SIGMA = args.embedding_sigma
+
+    sigma = args.embedding_sigma
     lines = [
-        f"DropBN parameters: defaults{' + ' + json.dumps(params) if params else ''}; "
+        f"DropBN parameters: defaults{' + ' + json.dumps(params) if params else ''}"
+        f"{f'; embedding sigma {sigma}' if sigma is not None else ''}; "
         f"{args.seeds} seed(s); 5-fold KFold(shuffle=True, random_state=0)",
         "",
         "| dataset | metric | DropBN (mean +/- std over seeds) | 90% coverage | "

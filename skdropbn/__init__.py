@@ -2,6 +2,7 @@
 
 from skdropbn._classifier import DropBNClassifier
 from skdropbn._distributed import limit_worker_threads
+from skdropbn._network import keras_custom_objects
 from skdropbn._persistence import load, save
 from skdropbn._plot import SearchResultsDisplay, TrainingHistoryDisplay
 from skdropbn._regressor import DropBNRegressor
@@ -11,6 +12,7 @@ __all__ = [
     "DropBNRegressor",
     "SearchResultsDisplay",
     "TrainingHistoryDisplay",
+    "keras_custom_objects",
     "limit_worker_threads",
     "load",
     "save",

@@ -193,6 +193,36 @@ def periodic_embedding_layer():
     return PeriodicEmbedding
 
 
+def keras_custom_objects():
+    """Register skdropbn's Keras layers and return them by name.
+
+    A fitted ``model_`` with a feature embedding contains skdropbn's
+    ``PeriodicEmbedding`` layer. ``model_.save`` writes it like any layer;
+    to read the file back in a new process, Keras must know the class: call
+    this first (it imports Keras), or pass its result as ``custom_objects``.
+
+    Returns
+    -------
+    custom_objects : dict
+        ``{"skdropbn>PeriodicEmbedding": PeriodicEmbedding}``, the registered
+        name and the layer class.
+
+    See Also
+    --------
+    save : Saves a whole fitted estimator, no Keras needed to load it.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from skdropbn import keras_custom_objects
+    >>> sorted(keras_custom_objects())
+    ['skdropbn>PeriodicEmbedding']
+    >>> # keras.models.load_model("net.keras") now reads a saved ``model_``.
+    """
+    layer = periodic_embedding_layer()
+    return {"skdropbn>PeriodicEmbedding": layer}
+
+
 def build_network(spec, dropout_layer=None):
     """Build the Keras model described by ``spec``.
 

@@ -172,16 +172,23 @@ def test_model_is_keras_and_predict_matches_it(fitted, data):
 # Keras 3.15's saving calls np.array on its variables, whose __array__ lacks
 # NumPy 2's copy keyword: NumPy 2.4 warns inside Keras, not in skdropbn.
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-def test_model_saves_and_loads_with_keras(fitted, data, tmp_path):
-    # The embedding layer is registered with Keras ("skdropbn>...").
-    import keras
-
+def test_model_saves_and_loads_with_keras_in_a_new_process(fitted, data, tmp_path):
+    # The embedding layer is skdropbn's own: keras_custom_objects registers
+    # it, so that a new process can read a saved model_.
     X, _ = data
     fitted.model_.save(tmp_path / "net.keras")
-    loaded = keras.models.load_model(tmp_path / "net.keras")
-    assert [type(la).__name__ for la in loaded.layers][1] == "PeriodicEmbedding"
+    np.save(tmp_path / "X.npy", X[:20])
+    code = f"""
+import keras, numpy as np, skdropbn
+skdropbn.keras_custom_objects()
+model = keras.models.load_model({str(tmp_path / "net.keras")!r})
+print(type(model.layers[1]).__name__)
+X = np.load({str(tmp_path / "X.npy")!r})
+np.save({str(tmp_path / "p.npy")!r}, model.predict(X, verbose=0))
+"""
+    assert run_python(code).strip().splitlines()[-1] == "PeriodicEmbedding"
     np.testing.assert_allclose(
-        loaded.predict(X[:20], verbose=0),
+        np.load(tmp_path / "p.npy"),
         fitted.model_.predict(X[:20], verbose=0),
         atol=1e-5,
     )
