@@ -187,7 +187,8 @@ class _BaseDropBN(BaseEstimator):
             if warm:
                 start = self._weights
             else:
-                start = trainer.initial_weights(init_seed, *_feature_statistics(X))
+                stats = _feature_statistics(X) if spec.feature_embedding else ()
+                start = trainer.initial_weights(init_seed, *stats)
             trainer.load(start, self.learning_rate, dropout_seed, spec.dropout)
             try:
                 history, best_epoch = _training.train(

@@ -169,6 +169,11 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     """
     layers = as_dtype(layers, np.float32)
     X = X.astype(np.float32)
+    if isinstance(layers[0], dict) and X.shape[0] * layers[0][
+        "frequencies"
+    ].size * 2 <= (1 << 24):
+        # The embedding has no dropout: the same for every pass, computed once.
+        X, layers = _embed(layers[0], X), layers[1:]
     n = X.shape[0]
     block = max(1, 65536 // max(n, 1))
     count, mean, m2 = 0, 0.0, 0.0

@@ -77,3 +77,22 @@ def test_mc_dropout_class_probabilities():
     assert not np.array_equal(mc, plain)
     assert np.abs(mc - plain).mean() < 0.1
     np.testing.assert_array_equal(mc, clf.predict_proba(X, mc_dropout=True))
+
+
+def test_mc_passes_reuse_the_embedding_and_draw_the_same_masks(mc_fitted, noisy):
+    # The embedding has no dropout, so mc_moments computes it once for all
+    # passes; one pass must equal a stochastic forward pass from the same
+    # generator, which embeds as it goes.
+    from skdropbn import _inference
+
+    layers = mc_fitted._layers
+    assert isinstance(layers[0], dict)  # MC fits embed (TINY)
+    X = noisy[0][:50]
+    mean, var = _inference.mc_moments(layers, X, 1, np.random.default_rng(7))
+    one = _inference.forward(
+        _inference.as_dtype(layers, np.float32),
+        X.astype(np.float32),
+        rng=np.random.default_rng(7),
+    )
+    np.testing.assert_allclose(mean, one, rtol=1e-5, atol=1e-6)
+    assert (var == 0).all()
