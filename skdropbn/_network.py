@@ -533,7 +533,21 @@ class _TensorFlowTrainer(Trainer):
             _, total = tf.while_loop(
                 lambda i, _: i < n_batches, step, (tf.constant(0), tf.constant(0.0))
             )
-            val = self._loss_value(Y_val, model(X_val, training=False), W_val)
+            # The validation rows (a multiple of the batch size) a batch at a
+            # time: memory stays that of one batch however many rows there are.
+            chunks = [tf.reshape(a, (-1, self.batch_size, *a.shape[1:]))
+                      for a in (X_val, Y_val, W_val)]  # fmt: skip
+            n_chunks = tf.shape(chunks[0])[0]
+
+            def val_step(i, val_total):
+                x, y, w = (c[i] for c in chunks)
+                y_pred = model(x, training=False)
+                return i + 1, val_total + tf.reduce_sum(self._loss(y, y_pred) * w)
+
+            _, val_total = tf.while_loop(
+                lambda i, _: i < n_chunks, val_step, (tf.constant(0), tf.constant(0.0))
+            )
+            val = val_total / tf.cast(tf.shape(X_val)[0], tf.float32)
             return total / tf.cast(n_batches, tf.float32), val
 
         # XLA fuses the element-wise work (dropout, batch norm, Adam) around
@@ -605,8 +619,19 @@ class _JaxTrainer(Trainer):
             tv, ntv, ov, total = jax.lax.fori_loop(
                 0, n_batches, step, (tv, ntv, ov, jax.numpy.float32(0.0))
             )
-            y_val, _ = model.stateless_call(tv, ntv, X_val, training=False)
-            val = self._loss_value(Y_val, y_val, W_val)
+            # The validation rows a batch at a time (see the TensorFlow epoch).
+            chunks = [a.reshape(-1, self.batch_size, *a.shape[1:])
+                      for a in (X_val, Y_val, W_val)]  # fmt: skip
+
+            def val_step(i, val_total):
+                x, y, w = (c[i] for c in chunks)
+                y_pred, _ = model.stateless_call(tv, ntv, x, training=False)
+                return val_total + jax.numpy.sum(self._loss(y, y_pred) * w)
+
+            val_total = jax.lax.fori_loop(
+                0, chunks[0].shape[0], val_step, jax.numpy.float32(0.0)
+            )
+            val = val_total / X_val.shape[0]
             return (tv, ntv, ov), total / n_batches, val
 
         return jax.jit(epoch)
