@@ -10,6 +10,7 @@ stochastic passes) with ``LogisticRegression(max_iter=1000)``,
     python benchmarks/calibration.py              # full run, 1 seed
     python benchmarks/calibration.py --seeds 3    # mean +/- std over 3 seeds
     python benchmarks/calibration.py --datasets breast_cancer,red_wine
+    python benchmarks/calibration.py --params '{"feature_embedding": "auto"}'
 
 Datasets:
 
@@ -54,6 +55,7 @@ start-up and graph compilation (a few seconds).
 """
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -152,7 +154,7 @@ def scores(y, proba, classes):
     }
 
 
-def cross_validate(X, y, seed, n_folds):
+def cross_validate(X, y, seed, n_folds, params):
     """``{model: {metric: mean over folds}}``, with ``time`` summed over folds."""
     classes = np.unique(y)
     folds = {model: [] for model in MODELS}
@@ -162,7 +164,9 @@ def cross_validate(X, y, seed, n_folds):
         X_train, X_test = X.iloc[train], X.iloc[test]
 
         start = time.perf_counter()
-        net = make_pipeline(StandardScaler(), DropBNClassifier(random_state=seed))
+        net = make_pipeline(
+            StandardScaler(), DropBNClassifier(random_state=seed, **params)
+        )
         net.fit(X_train, y[train])
         fitted = time.perf_counter()
         proba = net.predict_proba(X_test)
@@ -226,6 +230,7 @@ def table(runs):
 def header(args, n_folds):
     import keras
 
+    extra = f" --params '{args.params}'" if args.params != "{}" else ""
     return [
         "# Calibration of predicted probabilities",
         "",
@@ -235,7 +240,9 @@ def header(args, n_folds):
         f"({keras.backend.backend()} backend)",
         "",
         f"`python benchmarks/calibration.py{' --quick' if args.quick else ''} "
-        f"--seeds {args.seeds}`: held-out folds of StratifiedKFold({n_folds}, "
+        f"--seeds {args.seeds}"
+        f"{extra}`"
+        ": held-out folds of StratifiedKFold({n_folds}, "
         "shuffle=True, random_state=0); every model after a StandardScaler; "
         "mean over folds"
         + (f", then mean +/- std over {args.seeds} seeds" if args.seeds > 1 else "")
@@ -250,7 +257,11 @@ def main():
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--out", default=str(RESULTS), help="Markdown output file")
+    parser.add_argument(
+        "--params", default="{}", help="JSON DropBNClassifier overrides"
+    )
     args = parser.parse_args()
+    params = json.loads(args.params)
     n_folds = 3 if args.quick else 5
 
     lines = header(args, n_folds)
@@ -262,7 +273,9 @@ def main():
             continue
         X, y, description = loaded
         start = time.perf_counter()
-        runs = [cross_validate(X, y, seed, n_folds) for seed in range(args.seeds)]
+        runs = [
+            cross_validate(X, y, seed, n_folds, params) for seed in range(args.seeds)
+        ]
         classes, counts = np.unique(y, return_counts=True)
         section = [
             "",
