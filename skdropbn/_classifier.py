@@ -41,20 +41,13 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         Add a ``BatchNormalization`` as the first layer.
 
     feature_embedding : {"auto", "periodic"} or None, default=None
-        How each feature enters the network. ``"periodic"`` standardises it
-        with the training data's mean and standard deviation, bounds it
-        smoothly (``z / sqrt(1 + (z / 3)**2)``) and passes it on together
-        with 16 values ``ReLU(W [cos(2 pi c z), sin(2 pi c z)] + b)``, from
-        16 trainable frequencies ``c`` per feature (the PLR embedding of
-        Gorishniy et al., 2022, with RealMLP's smooth clipping and skip).
-        It lets the network fit sharp, tree-like patterns, and makes it
-        insensitive to the scale of the features. ``None``: the features go
-        straight into the first ``Dense`` layer, as in the lesson.
-        ``"auto"``: ``"periodic"`` when ``fit`` gets 1,000 rows or more,
-        else ``None``. Unlike the regressor's, the classifier's default is
-        ``None``: with the embedding its probabilities measured less well
-        calibrated (log loss 0.344 against 0.276 on red wine quality >= 7,
-        1.227 against 1.211 on Spotify genres; ``benchmarks/calibration.py``).
+        How each feature enters the network: a periodic embedding, or
+        (``None``) straight into the first ``Dense`` layer; see
+        :class:`DropBNRegressor`. Unlike the regressor's, the classifier's
+        default is ``None``: with the embedding its probabilities measured
+        less well calibrated (log loss 0.344 against 0.276 on red wine
+        quality >= 7, 1.227 against 1.211 on Spotify genres;
+        ``benchmarks/results/calibration-embedding.md``).
 
     activation : {"relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid"}, \
             default="relu"

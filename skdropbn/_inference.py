@@ -15,6 +15,8 @@ matrix shapes). Monte-Carlo passes, which are random anyway, run in float32.
 import numpy as np
 from scipy.special import erf
 
+from skdropbn._network import EMBEDDING_CLIP
+
 _SQRT_2_OVER_PI = np.float32(np.sqrt(2.0 / np.pi))
 
 
@@ -59,7 +61,7 @@ def _embed(layer, x):
     """The periodic feature embedding (``_network.periodic_embedding_layer``)."""
     dtype = x.dtype
     z = x * layer["weight"].astype(dtype, copy=False) + layer["shift"].astype(dtype)
-    z /= np.sqrt(1.0 + np.square(z / dtype.type(3.0)))
+    z /= np.sqrt(1.0 + np.square(z / dtype.type(EMBEDDING_CLIP)))
     p = z[:, :, None] * layer["frequencies"].astype(dtype, copy=False)
     v = np.concatenate([np.cos(p), np.sin(p)], axis=-1)
     h = v @ layer["kernel"].astype(dtype, copy=False) + layer["bias"].astype(dtype)
@@ -67,12 +69,17 @@ def _embed(layer, x):
     return np.concatenate([z, h.reshape(x.shape[0], -1)], axis=1)
 
 
+def _embedding_width(layers):
+    """Values per row of the embedding's widest step (0 without one)."""
+    first = layers[0]
+    return first["frequencies"].size * 2 if isinstance(first, dict) else 0
+
+
 def _rows_per_chunk(layers, chunk_size):
     """Fewer rows per block when an embedding widens each row a lot."""
-    first = layers[0]
-    if isinstance(first, dict):
-        width = first["frequencies"].size * 2
-        return max(256, min(chunk_size, (1 << 22) // max(width, 1)))
+    width = _embedding_width(layers)
+    if width:
+        return max(256, min(chunk_size, (1 << 22) // width))
     return chunk_size
 
 
@@ -169,9 +176,8 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     """
     layers = as_dtype(layers, np.float32)
     X = X.astype(np.float32)
-    if isinstance(layers[0], dict) and X.shape[0] * layers[0][
-        "frequencies"
-    ].size * 2 <= (1 << 24):
+    width = _embedding_width(layers)
+    if width and X.shape[0] * width <= (1 << 24):
         # The embedding has no dropout: the same for every pass, computed once.
         X, layers = _embed(layers[0], X), layers[1:]
     n = X.shape[0]

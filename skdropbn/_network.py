@@ -23,6 +23,7 @@ Three pieces live here:
     ``skdropbn._inference``.
 """
 
+import functools
 import os
 import sys
 import threading
@@ -104,9 +105,7 @@ def backend_name():
     return keras.backend.backend()
 
 
-_EMBEDDING_LAYERS = {}
-
-
+@functools.cache
 def periodic_embedding_layer():
     """The Keras layer class of the periodic feature embedding.
 
@@ -122,9 +121,6 @@ def periodic_embedding_layer():
     (``n_features * (dim + 1)`` values; keeping ``z`` gives the network a
     smooth path besides the periodic one, as RealMLP's embedding does).
     """
-    cls = _EMBEDDING_LAYERS.get("periodic")
-    if cls is not None:
-        return cls
     keras = _import_keras()
     from keras import ops
 
@@ -189,7 +185,6 @@ def periodic_embedding_layer():
             )
             return config
 
-    _EMBEDDING_LAYERS["periodic"] = PeriodicEmbedding
     return PeriodicEmbedding
 
 
@@ -219,8 +214,7 @@ def keras_custom_objects():
     ['skdropbn>PeriodicEmbedding']
     >>> # keras.models.load_model("net.keras") now reads a saved ``model_``.
     """
-    layer = periodic_embedding_layer()
-    return {"skdropbn>PeriodicEmbedding": layer}
+    return {"skdropbn>PeriodicEmbedding": periodic_embedding_layer()}
 
 
 def build_network(spec, dropout_layer=None):
