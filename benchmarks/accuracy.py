@@ -13,6 +13,7 @@ of held-out targets inside DropBN's nominal 90% intervals
     python benchmarks/accuracy.py --params '{"n_layers": 2}'   # try a variant
     python benchmarks/accuracy.py --grid                # also the grid search
     python benchmarks/accuracy.py --embedding-sigma 0.3  # ablation of the embedding
+    python benchmarks/accuracy.py --baseline-seeds 3    # baselines' spread over seeds
 
 Datasets other than scikit-learn's diabetes data are read from
 ``../shared/data`` and skipped when absent.
@@ -106,6 +107,13 @@ def cross_validate(make_model, X, y, metric, with_std=False):
     return float(np.mean(errors)), coverage, time.perf_counter() - start
 
 
+def baseline(errors):
+    """A baseline's CV error, with its std over seeds when there are several."""
+    if len(errors) == 1:
+        return f"{errors[0]:.4f}"
+    return f"{errors.mean():.4f} +/- {errors.std():.4f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -120,6 +128,12 @@ def main():
         help="JSON: DropBN parameter -> values searched by --grid",
     )
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--baseline-seeds",
+        type=int,
+        default=1,
+        help="random_state values 0..N-1 of MLPRegressor and HistGB (mean +/- std)",
+    )
     parser.add_argument(
         "--embedding-sigma",
         type=float,
@@ -142,8 +156,9 @@ def main():
         f"{args.seeds} seed(s); 5-fold KFold(shuffle=True, random_state=0)",
         "",
         "| dataset | metric | DropBN (mean +/- std over seeds) | 90% coverage | "
-        "DropBN s/CV | MLPRegressor | HistGB | DropBN vs HistGB |",
-        "|---|---|---|---|---|---|---|---|",
+        "DropBN s/CV | MLPRegressor | MLP s/CV | HistGB | HistGB s/CV | "
+        "DropBN vs HistGB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     grid_lines = []
     for name in args.datasets.split(","):
@@ -170,23 +185,29 @@ def main():
         secs = np.mean([r[2] for r in runs])
         print(f"  DropBN {errs} coverage {cover:.3f} {secs:.0f}s", file=sys.stderr)
         if args.no_baselines:
-            mlp = hgb = float("nan")
+            mlp = hgb = np.array([[np.nan, np.nan, np.nan]])
         else:
-            mlp = cross_validate(
-                lambda: make_pipeline(preprocessor(), MLPRegressor(random_state=0)),
-                X, y, metric,
-            )[0]  # fmt: skip
-            hgb = cross_validate(
-                lambda: make_pipeline(
-                    preprocessor(), HistGradientBoostingRegressor(random_state=0)
-                ),
-                X, y, metric,
-            )[0]  # fmt: skip
+            mlp, hgb = (
+                np.array([
+                    cross_validate(
+                        lambda s=s, cls=cls: make_pipeline(
+                            preprocessor(), cls(random_state=s)
+                        ),
+                        X, y, metric,
+                    )
+                    for s in range(args.baseline_seeds)
+                ])
+                for cls in (MLPRegressor, HistGradientBoostingRegressor)
+            )  # fmt: skip
+            print(f"  MLPRegressor {mlp[:, 0]} HistGB {hgb[:, 0]}", file=sys.stderr)
         lines.append(
             f"| {name} | {metric} | {errs.mean():.4f} +/- {errs.std():.4f} | "
-            f"{cover:.3f} | {secs:.0f} | {mlp:.4f} | {hgb:.4f} | "
-            f"{100 * (errs.mean() / hgb - 1):+.1f}% |"
+            f"{cover:.3f} | {secs:.0f} | {baseline(mlp[:, 0])} | "
+            f"{np.mean(mlp[:, 2]):.0f} | {baseline(hgb[:, 0])} | "
+            f"{np.mean(hgb[:, 2]):.0f} | "
+            f"{100 * (errs.mean() / hgb[:, 0].mean() - 1):+.1f}% |"
         )
+        hgb = hgb[:, 0].mean()
         if args.grid:
             start = time.perf_counter()
             search = GridSearchCV(
