@@ -242,7 +242,7 @@ def header(args, n_folds):
         f"`python benchmarks/calibration.py{' --quick' if args.quick else ''} "
         f"--seeds {args.seeds}"
         f"{extra}`"
-        ": held-out folds of StratifiedKFold({n_folds}, "
+        f": held-out folds of StratifiedKFold({n_folds}, "
         "shuffle=True, random_state=0); every model after a StandardScaler; "
         "mean over folds"
         + (f", then mean +/- std over {args.seeds} seeds" if args.seeds > 1 else "")
