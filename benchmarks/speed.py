@@ -129,6 +129,7 @@ def dropbn(net, **params):
         batch_size=net["batch_size"],
         early_stopping=False,
         feature_embedding=None,  # the lesson's plain network, as Keras's
+        ema_momentum=0,  # the last weights, as model.fit keeps them
         random_state=0,
     ).set_params(**params)
 

@@ -71,6 +71,7 @@ class _BaseDropBN(BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"constant", "plateau"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "ema_momentum": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -181,15 +182,25 @@ class _BaseDropBN(BaseEstimator):
             )
         batch_size = min(self._batch_size(len(train_idx)), len(train_idx))
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
+        momentum = self.ema_momentum
+        if momentum == "auto":  # average over about one epoch of steps
+            momentum = 1.0 - batch_size / _round_up(len(train_idx), batch_size)
         with _network.checkout_trainer(
-            spec, prepared.loss, self.optimizer, self.weight_decay, batch_size
+            spec,
+            prepared.loss,
+            self.optimizer,
+            self.weight_decay,
+            batch_size,
+            averaging=momentum > 0,
         ) as trainer:
             if warm:
                 start = self._weights
             else:
                 stats = _feature_statistics(X) if spec.feature_embedding else ()
                 start = trainer.initial_weights(init_seed, *stats)
-            trainer.load(start, self.learning_rate, dropout_seed, spec.dropout)
+            trainer.load(
+                start, self.learning_rate, dropout_seed, spec.dropout, momentum
+            )
             try:
                 history, best_epoch = _training.train(
                     trainer,

@@ -390,7 +390,11 @@ class Trainer:
     initial weights into the trainer (``load``; fresh ones come from
     ``initial_weights``, in NumPy, so a fit builds no Keras model), runs
     epochs, and takes the result out (``weights``); the epoch function is
-    traced on the first fit only. A trainer serves one fit at a time
+    traced on the first fit only. With ``averaging``, the trainer also keeps
+    the weights' exponential moving average over the steps (Polyak averaging,
+    what Keras's ``use_ema`` computes), with each fit's momentum a runtime
+    value; the validation loss and the weights taken out are then the
+    average's. A trainer serves one fit at a time
     (``checkout_trainer`` hands out a free one).
 
     Parameters
@@ -405,15 +409,19 @@ class Trainer:
         Decoupled weight decay.
     batch_size : int
         Rows per step; every batch of an epoch has this size.
+    averaging : bool
+        Whether to keep the moving average of the weights.
 
     """
 
-    def __init__(self, spec, loss, optimizer, weight_decay, batch_size):
+    def __init__(self, spec, loss, optimizer, weight_decay, batch_size, averaging):
         self.spec = spec
         self.batch_size = batch_size
+        self.averaging = averaging
         self._rate = _RateSource()
         self._template = build_network(spec, dropout_layer=_runtime_dropout(self._rate))
         self._dropout = None  # this fit's rate, a backend scalar
+        self._momentum = None  # this fit's weight-averaging momentum, likewise
         self._optimizer = make_optimizer(optimizer, weight_decay)
         self._optimizer.build(self._template.trainable_variables)
         self._loss = _loss_function(loss)
@@ -462,14 +470,17 @@ class Trainer:
             weights.append(value.astype(v.dtype))
         return weights
 
-    def load(self, weights, learning_rate, seed, dropout):
+    def load(self, weights, learning_rate, seed, dropout, ema_momentum):
         """Start a fit from ``weights``, with this learning rate and dropout rate.
 
-        The optimizer's slots start at zero and dropout's RNG from ``seed``.
+        The optimizer's slots start at zero, dropout's RNG from ``seed`` and
+        the weights' moving average (momentum ``ema_momentum``, used only by
+        an ``averaging`` trainer) at ``weights``.
         """
         from keras import ops
 
         self._dropout = ops.convert_to_tensor(np.float32(dropout))
+        self._momentum = ops.convert_to_tensor(np.float32(ema_momentum))
         tv = [weights[i] for i in self._tv_index]
         ntv = [
             np.array([seed + k, 0], dtype=v.dtype) if i is None else weights[i]
@@ -479,7 +490,7 @@ class Trainer:
         ]
         ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
         ov[self._lr_index] = np.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
-        self.restore((tv, ntv, ov))
+        self.restore((tv, ntv, ov, tv if self.averaging else []))
 
     def _to_weights(self, tv, ntv):
         """Arrays of the trained state, in ``model.weights`` order."""
@@ -507,11 +518,16 @@ class _TensorFlowTrainer(Trainer):
     """
 
     def _compile(self):
+        import keras
         import tensorflow as tf
 
         model, optimizer = self._template, self._optimizer
+        self._average = [
+            keras.Variable(np.zeros(v.shape, v.dtype), trainable=False)
+            for v in (model.trainable_variables if self.averaging else [])
+        ]
 
-        def epoch(X, Y, W, batches, X_val, Y_val, W_val, dropout):
+        def epoch(X, Y, W, batches, X_val, Y_val, W_val, dropout, momentum):
             self._rate.value = dropout
 
             def step(i, total):
@@ -521,6 +537,8 @@ class _TensorFlowTrainer(Trainer):
                     value = self._loss_value(y, model(x, training=True), w)
                 grads = tape.gradient(value, model.trainable_variables)
                 optimizer.apply(grads, model.trainable_variables)
+                for a, v in zip(self._average, model.trainable_variables):
+                    a.assign(momentum * a.value + (1.0 - momentum) * v.value)
                 return i + 1, total + value
 
             n_batches = tf.shape(batches)[0]
@@ -532,10 +550,15 @@ class _TensorFlowTrainer(Trainer):
             chunks = [tf.reshape(a, (-1, self.batch_size, *a.shape[1:]))
                       for a in (X_val, Y_val, W_val)]  # fmt: skip
             n_chunks = tf.shape(chunks[0])[0]
+            average = [a.value for a in self._average]
+            ntv = [v.value for v in model.non_trainable_variables]
 
             def val_step(i, val_total):
                 x, y, w = (c[i] for c in chunks)
-                y_pred = model(x, training=False)
+                if self.averaging:
+                    y_pred, _ = model.stateless_call(average, ntv, x, training=False)
+                else:
+                    y_pred = model(x, training=False)
                 return i + 1, val_total + tf.reduce_sum(self._loss(y, y_pred) * w)
 
             _, val_total = tf.while_loop(
@@ -553,10 +576,11 @@ class _TensorFlowTrainer(Trainer):
             self._template.trainable_variables,
             self._template.non_trainable_variables,
             self._optimizer.variables,
+            self._average,
         )
 
     def snapshot(self):
-        """The current training state (weights, optimizer slots, RNG)."""
+        """The current training state (weights, optimizer slots, RNG, average)."""
         import tensorflow as tf
 
         return tuple(
@@ -575,13 +599,15 @@ class _TensorFlowTrainer(Trainer):
 
     def run_epoch(self, data, batches):
         """One epoch; returns (mean training loss, validation loss) as floats."""
-        train_loss, val_loss = self._epoch(*data[:3], batches, *data[3:], self._dropout)
+        train_loss, val_loss = self._epoch(
+            *data[:3], batches, *data[3:], self._dropout, self._momentum
+        )
         return float(train_loss), float(val_loss)
 
     def weights(self):
-        """The trained weights, NumPy arrays in ``model.weights`` order."""
-        tv, ntv, _ = self._variables()
-        return self._to_weights(tv, ntv)
+        """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""
+        tv, ntv, _, average = self._variables()
+        return self._to_weights(average if self.averaging else tv, ntv)
 
 
 class _JaxTrainer(Trainer):
@@ -598,35 +624,40 @@ class _JaxTrainer(Trainer):
 
         grad_fn = jax.value_and_grad(objective, has_aux=True)
 
-        def epoch(state, X, Y, W, batches, X_val, Y_val, W_val, dropout):
+        def epoch(state, X, Y, W, batches, X_val, Y_val, W_val, dropout, momentum):
             self._rate.value = dropout
 
             def step(i, carry):
-                tv, ntv, ov, total = carry
+                tv, ntv, ov, average, total = carry
                 rows = batches[i]
                 (value, ntv), grads = grad_fn(tv, ntv, X[rows], Y[rows], W[rows])
                 tv, ov = optimizer.stateless_apply(ov, grads, tv)
-                return tv, ntv, ov, total + value
+                if self.averaging:
+                    average = [
+                        momentum * a + (1.0 - momentum) * v for a, v in zip(average, tv)
+                    ]
+                return tv, ntv, ov, average, total + value
 
-            tv, ntv, ov = state
             n_batches = batches.shape[0]
-            tv, ntv, ov, total = jax.lax.fori_loop(
-                0, n_batches, step, (tv, ntv, ov, jax.numpy.float32(0.0))
+            tv, ntv, ov, average, total = jax.lax.fori_loop(
+                0, n_batches, step, (*state, jax.numpy.float32(0.0))
             )
             # The validation rows a batch at a time (see the TensorFlow epoch).
             chunks = [a.reshape(-1, self.batch_size, *a.shape[1:])
                       for a in (X_val, Y_val, W_val)]  # fmt: skip
 
+            kept = average if self.averaging else tv
+
             def val_step(i, val_total):
                 x, y, w = (c[i] for c in chunks)
-                y_pred, _ = model.stateless_call(tv, ntv, x, training=False)
+                y_pred, _ = model.stateless_call(kept, ntv, x, training=False)
                 return val_total + jax.numpy.sum(self._loss(y, y_pred) * w)
 
             val_total = jax.lax.fori_loop(
                 0, chunks[0].shape[0], val_step, jax.numpy.float32(0.0)
             )
             val = val_total / X_val.shape[0]
-            return (tv, ntv, ov), total / n_batches, val
+            return (tv, ntv, ov, average), total / n_batches, val
 
         return jax.jit(epoch)
 
@@ -644,28 +675,29 @@ class _JaxTrainer(Trainer):
         """Change the learning rate between epochs (no recompilation)."""
         import jax.numpy as jnp
 
-        tv, ntv, ov = self._state
+        tv, ntv, ov, average = self._state
         ov = list(ov)
         ov[self._lr_index] = jnp.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
-        self._state = (tv, ntv, ov)
+        self._state = (tv, ntv, ov, average)
 
     def run_epoch(self, data, batches):
         """One epoch; returns (mean training loss, validation loss) as floats."""
         X, Y, W, X_val, Y_val, W_val = data
+        inputs = (X, Y, W, batches, X_val, Y_val, W_val)
         self._state, train_loss, val_loss = self._epoch(
-            self._state, X, Y, W, batches, X_val, Y_val, W_val, self._dropout
+            self._state, *inputs, self._dropout, self._momentum
         )
         return float(train_loss), float(val_loss)
 
     def weights(self):
-        """The trained weights, NumPy arrays in ``model.weights`` order."""
-        tv, ntv, _ = self._state
+        """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""
+        tv, ntv, _, average = self._state
         self._state = None  # release the arrays
-        return self._to_weights(tv, ntv)
+        return self._to_weights(average if self.averaging else tv, ntv)
 
 
 @contextmanager
-def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
+def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size, averaging):
     """A free compiled ``Trainer`` for this architecture, for one fit.
 
     Trainers are pooled per architecture: fits of the same architecture in a
@@ -676,18 +708,16 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size):
     # The dropout rate is an input of the compiled epoch, not part of it: only
     # whether there are Dropout layers at all shapes the trainer.
     spec = replace(spec, dropout=0.5 if spec.dropout > 0 else 0.0)
-    key = (backend, spec, loss, optimizer, float(weight_decay), batch_size)
+    key = (backend, spec, loss, optimizer, float(weight_decay), batch_size, averaging)
     with _TRAINERS_LOCK:
         pool = _TRAINERS.setdefault(key, [])
         _TRAINERS.move_to_end(key)
         trainer = pool.pop() if pool else None
     if trainer is None:
         if backend == "tensorflow":
-            trainer = _TensorFlowTrainer(
-                spec, loss, optimizer, weight_decay, batch_size
-            )
+            trainer = _TensorFlowTrainer(*key[1:])
         elif backend == "jax":
-            trainer = _JaxTrainer(spec, loss, optimizer, weight_decay, batch_size)
+            trainer = _JaxTrainer(*key[1:])
         else:
             raise ValueError(
                 f"The Keras backend {backend!r} is not supported; set "

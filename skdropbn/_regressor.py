@@ -94,6 +94,20 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         times itself (with the default ``learning_rate``, 0.1 shrinks the
         weights by 1e-4 per step).
 
+    ema_momentum : float in [0, 1) or "auto", default="auto"
+        The network kept is the exponential moving average of the weights
+        over the training steps (Polyak averaging, Keras's ``use_ema``):
+        after each step ``average = ema_momentum * average + (1 -
+        ema_momentum) * weights``; early stopping monitors the average's
+        validation loss. ``"auto"`` averages over about one epoch,
+        ``1 - 1 / steps_per_epoch`` (0, no averaging, when an epoch is one
+        batch); 0 keeps the last weights, as plain Keras training does.
+        Averaging smooths out the noise of the last steps: over 3 seeds it
+        lowered the CV error by 1.0% on Spotify popularity, 1.7% on
+        California housing and 0.5-0.9% on the wine data, and raised it by
+        1.1% on the 442-row diabetes data, within its seeds' spread
+        (``benchmarks/results/accuracy-ablation.md``).
+
     batch_size : int or "auto", default="auto"
         Rows per gradient step. ``"auto"`` uses a power of two between 32 and
         256 giving about 16 or more steps per epoch. Clipped to the number of
@@ -224,6 +238,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         learning_rate=1e-3,
         lr_schedule="constant",
         weight_decay=0.0,
+        ema_momentum="auto",
         batch_size="auto",
         epochs=200,
         early_stopping=True,
@@ -247,6 +262,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
+        self.ema_momentum = ema_momentum
         self.batch_size = batch_size
         self.epochs = epochs
         self.early_stopping = early_stopping

@@ -50,6 +50,35 @@ def test_compiled_steps_equal_keras_train_on_batch(batch_norm, feature_embedding
     assert not np.allclose(_weights(est.model_)[0], start[0])
 
 
+def test_kept_weights_are_the_moving_average_of_the_steps():
+    # Three full-batch steps with momentum 0.5 from known weights: the kept
+    # trainable weights are 0.5**3 * start + 0.5**3 * w1 + 0.5**2 * w2 +
+    # 0.5 * w3 of Keras's own steps; batch norm's moving statistics (not
+    # trained by gradient) are the last step's.
+    keras = pytest.importorskip("keras")
+    X, y = make_regression_data(n_samples=64, seed=3)
+    params = dict(n_layers=2, units=8, dropout=0.0, batch_size=64, epochs=1,
+                  early_stopping=False, random_state=0)  # fmt: skip
+    est = DropBNRegressor(**params).fit(X, y)
+    reference = keras.models.clone_model(est.model_)
+    reference.set_weights(_weights(est.model_))
+    reference.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    target = ((y - est.y_mean_) / est.y_scale_).reshape(-1, 1).astype(np.float32)
+    expected = [np.asarray(v.value) for v in reference.trainable_weights]
+    for _ in range(3):
+        reference.train_on_batch(X.astype(np.float32), target)
+        step = [np.asarray(v.value) for v in reference.trainable_weights]
+        expected = [0.5 * e + 0.5 * w for e, w in zip(expected, step)]
+
+    est.set_params(warm_start=True, epochs=3, ema_momentum=0.5).fit(X, y)
+    ours = [np.asarray(v.value) for v in est.model_.trainable_weights]
+    for a, b, last in zip(ours, expected, step):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(a, last, rtol=1e-4, atol=1e-6)
+    for a, b in zip(est.model_.non_trainable_weights, reference.non_trainable_weights):
+        np.testing.assert_allclose(np.asarray(a.value), np.asarray(b.value), rtol=1e-4)
+
+
 def _pooled(units):
     with _network._TRAINERS_LOCK:
         return [
