@@ -202,12 +202,12 @@ def main():
         # Rows: seeds; columns: cross_validate's (error, coverage, seconds).
         (mlp_errs, _, mlp_secs), (hgb_errs, _, hgb_secs) = mlp.T, hgb.T
         print(f"  MLPRegressor {mlp_errs} HistGB {hgb_errs}", file=sys.stderr)
-        hgb = hgb_errs.mean()
+        hgb_mean = hgb_errs.mean()
         lines.append(
             f"| {name} | {metric} | {errs.mean():.4f} +/- {errs.std():.4f} | "
             f"{cover:.3f} | {secs:.0f} | {baseline(mlp_errs)} | "
             f"{mlp_secs.mean():.0f} | {baseline(hgb_errs)} | {hgb_secs.mean():.0f} | "
-            f"{100 * (errs.mean() / hgb - 1):+.1f}% |"
+            f"{100 * (errs.mean() / hgb_mean - 1):+.1f}% |"
         )
         if args.grid:
             start = time.perf_counter()
@@ -224,7 +224,7 @@ def main():
             best = {k.split("__", 1)[1]: v for k, v in search.best_params_.items()}
             grid_lines.append(
                 f"| {name} | {metric} | {-search.best_score_:.4f} | "
-                f"{best} | {time.perf_counter() - start:.0f} s | {hgb:.4f} |"
+                f"{best} | {time.perf_counter() - start:.0f} s | {hgb_mean:.4f} |"
             )
     if grid_lines:
         grid_lines = [
