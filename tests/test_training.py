@@ -79,6 +79,61 @@ def test_kept_weights_are_the_moving_average_of_the_steps():
         np.testing.assert_allclose(np.asarray(a.value), np.asarray(b.value), rtol=1e-4)
 
 
+def _numpy_hash_bits(seed, shape):
+    # The generator of the trainers' dropout, evaluated in NumPy; the seed's
+    # words as 1-element arrays (NumPy warns on wrapping uint32 scalars).
+    seed = np.asarray(seed).astype(np.uint32).reshape(2, 1)
+    index = np.arange(np.prod(shape), dtype=np.uint32).reshape(shape)
+    return _network._hash_bits(
+        seed,
+        index,
+        np.bitwise_xor,
+        lambda h, n: np.right_shift(h, np.uint32(n)),
+        np.uint32,
+    )
+
+
+def test_dropout_hash_draws_are_uniform_and_independent():
+    # 200,000 draws per seed: the kept share, 16 equal bins, and correlations
+    # between neighbouring elements, consecutive steps (second seed word) and
+    # neighbouring layers (first word) within 5 standard errors.
+    n = 200_000
+    u = {
+        s: _numpy_hash_bits(s, (n,)).ravel() / 2.0**24 for s in [(7, 0), (7, 1), (8, 0)]
+    }
+    draws = u[(7, 0)]
+    assert draws.min() >= 0.0 and draws.max() < 1.0
+    assert abs(np.mean(draws >= 0.3) - 0.7) < 5 * np.sqrt(0.21 / n)
+    counts = np.bincount((draws * 16).astype(int), minlength=16)
+    assert np.all(np.abs(counts - n / 16) < 5 * np.sqrt(n / 16))
+    limit = 5 / np.sqrt(n)
+    assert abs(np.corrcoef(draws[:-1], draws[1:])[0, 1]) < limit
+    assert abs(np.corrcoef(draws, u[(7, 1)])[0, 1]) < limit
+    assert abs(np.corrcoef(draws, u[(8, 0)])[0, 1]) < limit
+    assert np.mean(draws == u[(7, 1)]) < 1e-3
+
+
+def test_trainer_dropout_masks_are_the_hash_draws():
+    # The backend's compiled-path dropout keeps exactly the elements whose
+    # hash draw is >= rate (the same masks under TensorFlow and JAX), scales
+    # them by 1 / (1 - rate), and takes a new seed each call.
+    pytest.importorskip("keras")
+    source = _network._RateSource()
+    source.value = 0.3
+    layer = _network._runtime_dropout(source)(0.5, seed=123)
+    x = np.ones((64, 16), dtype=np.float32)
+    outputs = []
+    for _ in range(2):
+        seed = _network._to_numpy(layer.seed_generator.state)
+        out = _network._to_numpy(layer(x, training=True))
+        keep = _numpy_hash_bits(seed, x.shape) / 2.0**24 >= 0.3
+        np.testing.assert_allclose(out, np.where(keep, 1 / 0.7, 0.0), rtol=1e-6)
+        outputs.append(out)
+    assert 0.6 < np.mean(outputs[0] > 0) < 0.8
+    assert not np.array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(_network._to_numpy(layer(x, training=False)), x)
+
+
 def _pooled(units):
     with _network._TRAINERS_LOCK:
         return [
