@@ -180,7 +180,7 @@ class _BaseDropBN(BaseEstimator):
                 f"it changed from {self._spec} to {spec}. Set warm_start=False "
                 "to fit a new network."
             )
-        batch_size = min(self._batch_size(len(train_idx)), len(train_idx))
+        batch_size = _equal_batch_size(len(train_idx), self._batch_size(len(train_idx)))
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         momentum = self.ema_momentum
         if momentum == "auto":  # average over about one epoch of steps
@@ -374,6 +374,18 @@ def _feature_statistics(X, chunk_rows=65536):
     # Constant (or nearly constant) columns: leave them unscaled.
     std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
     return mean, std
+
+
+def _equal_batch_size(n, batch_size):
+    """Rows per batch when ``n`` rows make ``ceil(n / batch_size)`` equal batches.
+
+    At most ``batch_size``; the batches then hold fewer than one row per
+    batch more than ``n`` (``make_batches`` repeats that many), where
+    batches of exactly ``batch_size`` rows would repeat up to
+    ``batch_size - 1``.
+    """
+    n_batches = math.ceil(n / min(batch_size, n))
+    return math.ceil(n / n_batches)
 
 
 def _round_up(n, multiple):

@@ -109,9 +109,13 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         (``benchmarks/results/accuracy-ablation.md``).
 
     batch_size : int or "auto", default="auto"
-        Rows per gradient step. ``"auto"`` uses a power of two between 32 and
-        256 giving about 16 or more steps per epoch. Clipped to the number of
-        training rows.
+        Rows per gradient step, at most: an epoch's ``n`` training rows are
+        split into ``ceil(n / batch_size)`` batches of equal size (1119 rows
+        at 256 make 5 batches of 224, where Keras would make four of 256 and
+        one of 95), so that every step's batch norm statistics rest on as
+        many rows and one compiled step serves the whole epoch. ``"auto"``
+        uses a power of two between 32 and 256 giving about 16 or more steps
+        per epoch.
 
     epochs : int, default=200
         Maximum number of passes over the training data.

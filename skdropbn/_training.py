@@ -17,7 +17,9 @@ def make_batches(n_samples, batch_size, rng):
     Every batch has the same size so that one compiled step serves the whole
     epoch: the last batch is completed with rows drawn from a second
     permutation (a few rows are seen twice in that epoch), instead of a short
-    batch whose batch-norm statistics would rest on a handful of rows.
+    batch whose batch-norm statistics would rest on a handful of rows. The
+    estimator picks ``batch_size`` with ``_base._equal_batch_size``, so that
+    fewer than ``n_batches`` rows are repeated.
     """
     n_batches = math.ceil(n_samples / batch_size)
     order = rng.permutation(n_samples)

@@ -179,3 +179,21 @@ def test_training_tensors_share_one_float32_copy_of_x():
     tensor = _network.share_tensor(buffer)
     buffer[0, 0] = -1.0  # (never done in fit: shows the memory is shared)
     assert float(ops.convert_to_numpy(tensor)[0, 0]) == -1.0
+
+
+def test_an_epoch_is_split_into_equal_batches():
+    # ceil(n / batch_size) batches of equal size: 1119 rows at 256 make five
+    # batches of 224 (one row repeated), not five of 256 (161 repeated).
+    from skdropbn._base import _equal_batch_size
+    from skdropbn._training import make_batches
+
+    cases = {(1119, 256): 224, (1280, 256): 256, (300, 256): 150, (100, 256): 100}
+    assert {k: _equal_batch_size(*k) for k in cases} == cases
+    batches = make_batches(1119, 224, np.random.RandomState(0))
+    assert batches.shape == (5, 224)
+    assert len(np.unique(batches)) == 1119
+
+    X, y = make_regression_data(n_samples=300, seed=4)
+    DropBNRegressor(n_layers=1, units=23, batch_size=256, epochs=1,
+                    early_stopping=False, random_state=0).fit(X, y)  # fmt: skip
+    assert [t.batch_size for t in _pooled(23)] == [150]
