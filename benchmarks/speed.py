@@ -27,13 +27,25 @@ Epoch time
     ``jit_compile="auto"``), timed per epoch by a callback within one fit
     after a warm-up fit, median over the epochs (its per-fit set-up is left
     out, which favours it); the same with ``jit_compile=True`` is shown too.
+    The notes add, timed interleaved with the table's skdropbn epoch: the
+    epoch with the default weight averaging (the table times
+    ``ema_momentum=0``, what ``model.fit`` computes), and the same trainer
+    with everything but the matrix products and ReLU switched off (no
+    dropout, no batch norm, plain SGD): the floor that dropout, batch norm
+    and Adam add to. skdropbn splits an epoch into ``ceil(n / batch)``
+    equal batches, so it computes a row or so more than ``n`` (5 x 224 =
+    1120 rows for the lesson's 1119, where ``model.fit`` runs four batches
+    of 256 and one of 95).
 GFLOP/s
     Training work of an epoch, ``6 * n_rows * sum(fan_in * fan_out)`` over the
     Dense layers (forward 2x, backward 4x; dropout, batch norm and Adam left
     out), divided by the epoch time; compared with NumPy's float32 matrix
     product ``a @ b`` on the shapes of the network, (1024, 1024) @ (1024,
     1024), (256, 1024) @ (1024, 1024) and (1024, 256) @ (256, 1024) (best
-    median): the machine's practical peak.
+    median): the machine's practical peak. A note gives the rates of the
+    backend's own compiled (XLA) products of a training step (forward,
+    inputs' gradient, kernel's gradient; 256 rows, 1024 x 1024) and the
+    epoch time they imply for the products alone.
 Grid search
     ``GridSearchCV`` over dropout [0.1, 0.3, 0.5] x n_layers [1, 2, 3],
     ``KFold(5, shuffle=True, random_state=0)``, 20 epochs of 64 units, batch
@@ -72,6 +84,7 @@ printed in the header, and figures from a loaded machine are indicative only.
 
 import argparse
 import contextlib
+import functools
 import gc
 import importlib.metadata
 import os
@@ -266,16 +279,84 @@ def train_flops(n_rows, n_features, net):
     return 6 * n_rows * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def dropbn_epoch(X, y, net, e1, e2, repeats, **params):
-    """skdropbn's epoch time and fixed cost per fit, and the fitted estimator."""
-    est = dropbn(net, epochs=e1, **params).fit(X, y)  # compiles the trainer
-    epochs, fixed = [], []
+def dropbn_epochs(X, y, net, e1, e2, repeats, variants):
+    """skdropbn's epoch time and fixed cost per fit for each of ``variants``.
+
+    ``variants`` maps a name to estimator parameters; the variants are timed
+    in turn within each repeat (interleaved), so that a change in the
+    machine's load hits them alike. Returns ``{name: (epoch, fixed, est)}``,
+    medians over the repeats.
+    """
+    ests = {k: dropbn(net, epochs=e1, **p).fit(X, y) for k, p in variants.items()}
+    epochs = {k: [] for k in variants}
+    fixed = {k: [] for k in variants}
     for _ in range(repeats):
-        t1 = timed(lambda: est.set_params(epochs=e1).fit(X, y))
-        t2 = timed(lambda: est.set_params(epochs=e2).fit(X, y))
-        epochs.append((t2 - t1) / (e2 - e1))
-        fixed.append(t1 - e1 * epochs[-1])
-    return statistics.median(epochs), statistics.median(fixed), est
+        for k, est in ests.items():  # the first fit above compiled each trainer
+            t1 = timed(lambda est=est: est.set_params(epochs=e1).fit(X, y))
+            t2 = timed(lambda est=est: est.set_params(epochs=e2).fit(X, y))
+            epochs[k].append((t2 - t1) / (e2 - e1))
+            fixed[k].append(t1 - e1 * epochs[k][-1])
+    return {
+        k: (statistics.median(epochs[k]), statistics.median(fixed[k]), ests[k])
+        for k in variants
+    }
+
+
+def compiled_gemm_rates(backend, budget_s, batch=256, units=1024, chain=8):
+    """GFLOP/s of the backend's compiled (XLA) float32 matrix products.
+
+    The three products of a training step of a ``units`` x ``units`` Dense
+    layer on ``batch`` rows: forward ``x @ W``, the inputs' gradient
+    ``g @ W.T`` and the kernel's gradient ``x.T @ g``, each ``chain`` times
+    in one compiled function (forward and input gradient chained through
+    their outputs, kernel gradients summed), median over calls.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, units), dtype=np.float32)
+    w = (rng.standard_normal((units, units)) / np.sqrt(units)).astype(np.float32)
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        compile_fn = functools.partial(tf.function, jit_compile=True)
+        transpose = tf.transpose
+        x, w = tf.constant(x), tf.constant(w)
+
+        def run(f):
+            return f(x, w).numpy()
+    else:
+        import jax
+
+        compile_fn = jax.jit
+        transpose = jax.numpy.transpose
+        x, w = jax.numpy.asarray(x), jax.numpy.asarray(w)
+
+        def run(f):
+            return f(x, w).block_until_ready()
+
+    def forward(x, w):
+        for _ in range(chain):
+            x = x @ w
+        return x
+
+    def input_gradient(x, w):
+        for _ in range(chain):
+            x = x @ transpose(w)
+        return x
+
+    def kernel_gradient(x, w):
+        return sum(transpose(x * float(i + 1)) @ x for i in range(chain))
+
+    flops = 2 * batch * units * units * chain
+    rates = {}
+    for name, fn in [
+        ("x @ W", forward),
+        ("g @ W.T", input_gradient),
+        ("x.T @ g", kernel_gradient),
+    ]:
+        f = compile_fn(fn)
+        rates[name] = flops / median_time(lambda f=f: run(f), 50, budget_s) / 1e9
+    return rates
 
 
 def keras_epoch(X, y, net, epochs, jit_compile="auto"):
@@ -460,10 +541,23 @@ def main():
         "lesson": (2, 7 if quick else 12, 5 if quick else 10),
         "small": (5, 45 if quick else 105, 5 if quick else 10),
     }
+    # The same trainer with everything but the matrix products (and ReLU)
+    # switched off (no dropout, no batch norm, plain SGD's one pass over the
+    # weights): about what the products alone take, the floor of an epoch.
+    variants = {
+        "table": {},
+        "averaged": {"ema_momentum": "auto"},
+        "products": {
+            "dropout": 0.0,
+            "batch_norm": None,
+            "optimizer": "sgd",
+        },
+    }
     for name, net in NETS.items():
         e1, e2, k_epochs = plans[name]
         log(f"epoch time, {name} net")
-        ours, fixed, est = dropbn_epoch(X_train, y_train, net, e1, e2, repeats=3)
+        times = dropbn_epochs(X_train, y_train, net, e1, e2, 3, variants)
+        ours, fixed, est = times["table"]
         theirs, model = keras_epoch(X_train, y_train, net, k_epochs)
         xla, _ = keras_epoch(X_train, y_train, net, k_epochs, jit_compile=True)
         fitted[name] = (est, model)
@@ -487,13 +581,22 @@ def main():
             f"{name} net: skdropbn's fixed cost per fit, t(E1) - E1 x epoch "
             f"(E1={e1}, E2={e2}): {fmt_time(fixed)}."
         )
-        averaged, _, _ = dropbn_epoch(
-            X_train, y_train, net, e1, e2, repeats=3, ema_momentum="auto"
-        )
+        averaged, floor = times["averaged"][0], times["products"][0]
         notes.append(
             f"{name} net: the table times ema_momentum=0 (the last weights, as "
             "model.fit); with the default weight averaging (ema_momentum='auto') "
-            f"an epoch takes {fmt_time(averaged)}, {averaged / ours:.2f}x."
+            f"an epoch takes {fmt_time(averaged)}, {averaged / ours:.2f}x "
+            "(timed interleaved with it)."
+        )
+        # skdropbn splits the rows into ceil(n / batch) equal batches.
+        n_batches = -(-n_rows // net["batch_size"])
+        padded = n_batches * -(-n_rows // n_batches)
+        notes.append(
+            f"{name} net: the matrix products and ReLU alone (the same trainer "
+            "with no dropout, no batch norm and SGD) take "
+            f"{fmt_time(floor)} per epoch of {padded} rows ({n_rows} rows in "
+            f"{n_batches} equal batches), {100 * floor / ours:.0f}% of the "
+            f"epoch; {target}x model.fit needs {fmt_time(theirs / target)}."
         )
         flops = train_flops(n_rows, n_features, net)
         if name == "lesson":
@@ -508,6 +611,17 @@ def main():
                     ">= 70% of GEMM",
                     verdict(achieved >= 0.7 * gemm[best_shape]),
                 ]
+            )
+            compiled = compiled_gemm_rates(backend, budget_s=1.0 if quick else 2.0)
+            # A third of the work is each kind of product.
+            padded_flops = flops * padded / n_rows
+            bound = sum(padded_flops / 3 / rate / 1e9 for rate in compiled.values())
+            notes.append(
+                f"{backend}'s compiled (XLA) float32 products of a training step, "
+                "256 rows x 1024 x 1024, median GFLOP/s: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in compiled.items())
+                + f"; at these rates the products of an epoch of {padded} rows "
+                f"take at least {fmt_time(bound)}."
             )
     notes.append(
         "NumPy float32 GEMM, median GFLOP/s: "
