@@ -273,10 +273,34 @@ class _BaseDropBN(BaseEstimator):
         return np.sort(train_idx), np.sort(val_idx)
 
     # -- inference -------------------------------------------------------------
+    def _validate_X(self, X):
+        """``validate_data(self, X, reset=False, dtype=np.float64)``, faster.
+
+        A plain float64 or float32 NumPy array of the fitted width, with
+        finite values, passed to an estimator fitted without feature names,
+        is what ``validate_data`` would accept as is (float32 converted);
+        checking just that takes microseconds where ``validate_data`` takes
+        about 0.1 ms (mostly looking for a dataframe), a quarter to a half of
+        a one-row ``predict``. Anything else goes through ``validate_data``,
+        with its conversions, errors and warnings.
+        """
+        if (
+            type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.ndim == 2
+            and X.shape[0] >= 1
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            # A NaN or inf makes the sum non-finite (so does overflow, which
+            # then just takes the long way).
+            and math.isfinite(X.sum())
+        ):
+            return X.astype(np.float64, copy=False)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
     def _forward(self, X, logits=False):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return _inference.forward(self._layers, X, logits=logits)
+        return _inference.forward(self._layers, self._validate_X(X), logits=logits)
 
     def _mc_moments(self, X, logits=False, transform=None):
         """Mean and variance over ``n_mc_passes`` Monte-Carlo dropout passes.

@@ -7,7 +7,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from skdropbn._base import PreparedTargets, _BaseDropBN
 
@@ -377,7 +377,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         if not mc_dropout:
             return self._proba_from_logits(self._forward(X, logits=True))
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validate_X(X)
         proba, _ = self._mc_moments(X, logits=True, transform=self._proba_from_logits)
         return proba
 

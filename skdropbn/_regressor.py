@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from skdropbn import _inference
 from skdropbn._base import PreparedTargets, _BaseDropBN
@@ -375,7 +375,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         ((3,), (3,))
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._validate_X(X)
         mean = _inference.forward(self._layers, X) * self.y_scale_ + self.y_mean_
         if not return_std:
             return mean.ravel() if self._y_1d else mean

@@ -504,6 +504,28 @@ def test_wrong_number_of_features_at_predict(fitted, data):
         fitted.predict(data[0][0])
 
 
+def test_plain_array_shortcut_predicts_and_fails_as_validate_data(fitted, data):
+    # predict skips validate_data for a finite float array of the right width
+    # (estimator fitted without feature names): the same predictions as the
+    # long way (a list, float32), and non-finite or mis-shaped arrays still
+    # get scikit-learn's errors, the caller's array untouched.
+    X, _ = data
+    expected = fitted.predict(X.tolist())
+    np.testing.assert_array_equal(fitted.predict(X), expected)
+    np.testing.assert_array_equal(
+        fitted.predict(X.astype(np.float32)),
+        fitted.predict(X.astype(np.float32).tolist()),
+    )
+    for bad, message in [(np.nan, "NaN"), (np.inf, "infinity")]:
+        Xbad = X[:5].copy()
+        Xbad[2, 1] = bad
+        with pytest.raises(ValueError, match=message):
+            fitted.predict(Xbad)
+        assert Xbad[2, 1] != Xbad[2, 1] or np.isinf(Xbad[2, 1])
+    with pytest.raises(ValueError, match="0 sample"):
+        fitted.predict(X[:0])
+
+
 @pytest.mark.parametrize(
     "params",
     [
