@@ -590,11 +590,11 @@ def main():
         )
         # skdropbn splits the rows into ceil(n / batch) equal batches.
         n_batches = -(-n_rows // net["batch_size"])
-        padded = n_batches * -(-n_rows // n_batches)
+        n_computed = n_batches * -(-n_rows // n_batches)
         notes.append(
             f"{name} net: the matrix products and ReLU alone (the same trainer "
             "with no dropout, no batch norm and SGD) take "
-            f"{fmt_time(floor)} per epoch of {padded} rows ({n_rows} rows in "
+            f"{fmt_time(floor)} per epoch of {n_computed} rows ({n_rows} rows in "
             f"{n_batches} equal batches), {100 * floor / ours:.0f}% of the "
             f"epoch; {target}x model.fit needs {fmt_time(theirs / target)}."
         )
@@ -614,13 +614,13 @@ def main():
             )
             compiled = compiled_gemm_rates(backend, budget_s=1.0 if quick else 2.0)
             # A third of the work is each kind of product.
-            padded_flops = flops * padded / n_rows
-            bound = sum(padded_flops / 3 / rate / 1e9 for rate in compiled.values())
+            computed_flops = flops * n_computed / n_rows
+            bound = sum(computed_flops / 3 / rate / 1e9 for rate in compiled.values())
             notes.append(
                 f"{backend}'s compiled (XLA) float32 products of a training step, "
                 "256 rows x 1024 x 1024, median GFLOP/s: "
                 + ", ".join(f"{k} {v:.1f}" for k, v in compiled.items())
-                + f"; at these rates the products of an epoch of {padded} rows "
+                + f"; at these rates the products of an epoch of {n_computed} rows "
                 f"take at least {fmt_time(bound)}."
             )
     notes.append(

@@ -184,7 +184,7 @@ class _BaseDropBN(BaseEstimator):
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         momentum = self.ema_momentum
         if momentum == "auto":  # average over about one epoch of steps
-            momentum = 1.0 - batch_size / _round_up(len(train_idx), batch_size)
+            momentum = 1.0 - 1.0 / math.ceil(len(train_idx) / batch_size)
         with _network.checkout_trainer(
             spec,
             prepared.loss,
