@@ -350,7 +350,9 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     Row counts are padded (padding never enters a batch, and has weight 0 in
     the validation loss) to a multiple of ``batch_size`` so that the compiled
     epoch, which XLA specialises to exact shapes, is reused across
-    cross-validation folds whose sizes differ by a row or two. Weights are
+    cross-validation folds whose sizes differ by a row or two. Without
+    early stopping (``val_idx`` None) there are no validation rows at all:
+    the epoch then computes no validation loss. Weights are
     scaled to mean 1 over the real rows: the loss is then invariant to
     rescaling ``sample_weight``, and all-ones weights equal no weights.
 
@@ -359,16 +361,15 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     full-size temporary), so a fit needs about one extra ``X`` of memory
     (half of one for float64 input).
     """
-    if val_idx is None:  # a dummy row keeps one compiled signature
-        val_idx, w_val = train_idx[:1], np.zeros(1)
-    else:
-        w_val = sample_weight[val_idx]
+    if val_idx is None:
+        val_idx = train_idx[:0]
+    w_val = sample_weight[val_idx]
     w_train = sample_weight[train_idx]
     n_train = _round_up(len(train_idx), batch_size)
     n_val = _round_up(len(val_idx), batch_size)
     w_train = _gather(w_train / w_train.mean(), None, n_train)
     w_val = _gather(w_val, None, n_val)
-    if w_val.sum() > 0:  # all zero for the dummy row without early stopping
+    if n_val:
         w_val *= n_val / w_val.sum()
     return (
         _network.share_tensor(_gather(X, train_idx, n_train)),

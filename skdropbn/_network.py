@@ -572,7 +572,7 @@ class _TensorFlowTrainer(Trainer):
             for v in (model.trainable_variables if self.averaging else [])
         ]
 
-        def epoch(X, Y, W, batches, X_val, Y_val, W_val, dropout, momentum):
+        def epoch(X, Y, W, batches, X_val, Y_val, W_val, dropout, momentum, validate):
             self._rate.value = dropout
 
             def step(i, total):
@@ -590,6 +590,9 @@ class _TensorFlowTrainer(Trainer):
             _, total = tf.while_loop(
                 lambda i, _: i < n_batches, step, (tf.constant(0), tf.constant(0.0))
             )
+            train = total / tf.cast(n_batches, tf.float32)
+            if not validate:  # (a Python bool: one trace with, one without)
+                return train, tf.constant(0.0)
             # The validation rows (a multiple of the batch size) a batch at a
             # time: memory stays that of one batch however many rows there are.
             chunks = [tf.reshape(a, (-1, self.batch_size, *a.shape[1:]))
@@ -609,8 +612,7 @@ class _TensorFlowTrainer(Trainer):
             _, val_total = tf.while_loop(
                 lambda i, _: i < n_chunks, val_step, (tf.constant(0), tf.constant(0.0))
             )
-            val = val_total / tf.cast(tf.shape(X_val)[0], tf.float32)
-            return total / tf.cast(n_batches, tf.float32), val
+            return train, val_total / tf.cast(tf.shape(X_val)[0], tf.float32)
 
         # XLA fuses the element-wise work (dropout, batch norm, Adam) around
         # the matrix products: 1.3-2x faster epochs on CPU.
@@ -643,11 +645,12 @@ class _TensorFlowTrainer(Trainer):
         self._optimizer.variables[self._lr_index].assign(learning_rate)
 
     def run_epoch(self, data, batches):
-        """One epoch; returns (mean training loss, validation loss) as floats."""
+        """One epoch: (mean training loss, validation loss or None if no rows)."""
+        validate = data[3].shape[0] > 0
         train_loss, val_loss = self._epoch(
-            *data[:3], batches, *data[3:], self._dropout, self._momentum
+            *data[:3], batches, *data[3:], self._dropout, self._momentum, validate
         )
-        return float(train_loss), float(val_loss)
+        return float(train_loss), float(val_loss) if validate else None
 
     def weights(self):
         """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""
@@ -687,10 +690,11 @@ class _JaxTrainer(Trainer):
             tv, ntv, ov, average, total = jax.lax.fori_loop(
                 0, n_batches, step, (*state, jax.numpy.float32(0.0))
             )
+            if not X_val.shape[0]:  # no validation rows (no early stopping)
+                return (tv, ntv, ov, average), total / n_batches, 0.0
             # The validation rows a batch at a time (see the TensorFlow epoch).
             chunks = [a.reshape(-1, self.batch_size, *a.shape[1:])
                       for a in (X_val, Y_val, W_val)]  # fmt: skip
-
             kept = average if self.averaging else tv
 
             def val_step(i, val_total):
@@ -726,13 +730,13 @@ class _JaxTrainer(Trainer):
         self._state = (tv, ntv, ov, average)
 
     def run_epoch(self, data, batches):
-        """One epoch; returns (mean training loss, validation loss) as floats."""
+        """One epoch: (mean training loss, validation loss or None if no rows)."""
         X, Y, W, X_val, Y_val, W_val = data
         inputs = (X, Y, W, batches, X_val, Y_val, W_val)
         self._state, train_loss, val_loss = self._epoch(
             self._state, *inputs, self._dropout, self._momentum
         )
-        return float(train_loss), float(val_loss)
+        return float(train_loss), float(val_loss) if X_val.shape[0] else None
 
     def weights(self):
         """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""

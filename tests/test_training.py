@@ -197,3 +197,36 @@ def test_an_epoch_is_split_into_equal_batches():
     DropBNRegressor(n_layers=1, units=23, batch_size=256, epochs=1,
                     early_stopping=False, random_state=0).fit(X, y)  # fmt: skip
     assert [t.batch_size for t in _pooled(23)] == [150]
+
+
+def test_validation_loss_is_the_epochs_weights_loss_and_absent_without_rows():
+    # The epoch's validation loss is the mean loss of the weights it ends with
+    # on the validation rows (the padding rows weigh nothing); without early
+    # stopping there are no validation rows and the epoch computes no loss.
+    from skdropbn._base import _training_data
+    from skdropbn._training import make_batches
+
+    X, y = make_regression_data(n_samples=90, seed=5)
+    Y = y.reshape(-1, 1) / y.std()
+    spec = _network.NetworkSpec(
+        n_features=X.shape[1], n_outputs=1, n_layers=1, units=17, dropout=0.2,
+        batch_norm="after", input_batch_norm=False, activation="relu",
+        output_activation="linear",
+    )  # fmt: skip
+    train_idx, val_idx = np.arange(60), np.arange(60, 90)  # 30 rows -> 32
+    weight = np.ones(90)
+    with _network.checkout_trainer(spec, "squared_error", "adam", 0.0, 32, False) as t:
+        for val, n_val in ((val_idx, 32), (None, 0)):
+            data = _training_data(X, Y, weight, train_idx, val, 32)
+            assert data[3].shape[0] == n_val
+            t.load(t.initial_weights(0), 1e-3, 0, 0.2, 0.0)
+            batches = make_batches(60, 32, np.random.RandomState(0))
+            loss, val_loss = t.run_epoch(data, batches)
+            assert np.isfinite(loss)
+            if val is None:
+                assert val_loss is None
+                continue
+            model = _network.model_from_weights(spec, t.weights())
+            pred = np.asarray(model(X[val_idx].astype(np.float32), training=False))
+            expected = np.mean((pred - Y[val_idx]) ** 2)
+            np.testing.assert_allclose(val_loss, expected, rtol=1e-5)
