@@ -21,18 +21,21 @@ Epoch time
     batch 32). skdropbn is timed from outside only: the same estimator
     (``early_stopping=False``) is fitted with ``E1`` and then ``E2`` epochs,
     so that the second and later fits reuse the compiled trainer, and
-    ``(t(E2) - t(E1)) / (E2 - E1)`` is one epoch; median of 3 such pairs.
-    ``model.fit`` is the identical Keras model compiled as a user would
-    (``compile(optimizer=Adam(1e-3), loss="mae")``, Keras's default
-    ``jit_compile="auto"``), timed per epoch by a callback within one fit
-    after a warm-up fit, median over the epochs (its per-fit set-up is left
-    out, which favours it); the same with ``jit_compile=True`` is shown too.
-    The notes add, timed interleaved with the table's skdropbn epoch: the
+    ``(t(E2) - t(E1)) / (E2 - E1)`` is one epoch; median of 5 such pairs
+    (3 with ``--quick``). ``model.fit`` is the identical Keras model
+    compiled as a user would (``compile(optimizer=Adam(1e-3), loss="mae")``,
+    Keras's default ``jit_compile="auto"``), timed per epoch by a callback
+    after a warm-up fit (its per-fit set-up is left out, which favours it),
+    two epochs after each skdropbn pair, median over the 10 epochs; the same
+    with ``jit_compile=True`` is shown too. Everything in the row is timed in
+    one interleaved round, so that the machine's changing load hits skdropbn
+    and ``model.fit`` alike. The notes add, timed in the same round: the
     epoch with the default weight averaging (the table times
     ``ema_momentum=0``, what ``model.fit`` computes), and the same trainer
     with everything but the matrix products and ReLU switched off (no
     dropout, no batch norm, plain SGD): the floor that dropout, batch norm
-    and Adam add to. skdropbn splits an epoch into ``ceil(n / batch)``
+    and Adam add to; and that trainer with Adam (the floor that dropout and
+    batch norm add to). skdropbn splits an epoch into ``ceil(n / batch)``
     equal batches, so it computes a row or so more than ``n`` (5 x 224 =
     1120 rows for the lesson's 1119, where ``model.fit`` runs four batches
     of 256 and one of 95).
@@ -279,13 +282,14 @@ def train_flops(n_rows, n_features, net):
     return 6 * n_rows * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def dropbn_epochs(X, y, net, e1, e2, repeats, variants):
+def dropbn_epochs(X, y, net, e1, e2, repeats, variants, keras_fits=(), k_epochs=2):
     """skdropbn's epoch time and fixed cost per fit for each of ``variants``.
 
     ``variants`` maps a name to estimator parameters; the variants are timed
-    in turn within each repeat (interleaved), so that a change in the
-    machine's load hits them alike. Returns ``{name: (epoch, fixed, est)}``,
-    medians over the repeats.
+    in turn within each repeat (interleaved), and so are ``k_epochs`` epochs
+    of each of ``keras_fits`` (``KerasFit``), so that a change in the
+    machine's load hits them all alike. Returns ``{name: (epoch, fixed,
+    est)}``, medians over the repeats.
     """
     ests = {k: dropbn(net, epochs=e1, **p).fit(X, y) for k, p in variants.items()}
     epochs = {k: [] for k in variants}
@@ -296,6 +300,8 @@ def dropbn_epochs(X, y, net, e1, e2, repeats, variants):
             t2 = timed(lambda est=est: est.set_params(epochs=e2).fit(X, y))
             epochs[k].append((t2 - t1) / (e2 - e1))
             fixed[k].append(t1 - e1 * epochs[k][-1])
+        for keras_fit in keras_fits:
+            keras_fit.run(k_epochs)
     return {
         k: (statistics.median(epochs[k]), statistics.median(fixed[k]), ests[k])
         for k in variants
@@ -359,29 +365,46 @@ def compiled_gemm_rates(backend, budget_s, batch=256, units=1024, chain=8):
     return rates
 
 
-def keras_epoch(X, y, net, epochs, jit_compile="auto"):
-    """Median epoch time of ``model.fit`` (per-epoch callback), and the model."""
-    import keras
+class KerasFit:
+    """The lesson's Keras model and its ``model.fit`` epoch times.
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times = []
+    ``run(epochs)`` fits on, timing each epoch with a callback (from its
+    start to its end: the per-fit set-up is left out, which favours
+    ``model.fit``); ``epoch`` is the median of every epoch timed so far.
+    """
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+    def __init__(self, X, y, net, jit_compile="auto"):
+        import keras
 
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
+        times = self.times = []
 
-    model = keras_net(
-        X.shape[1], net["n_layers"], net["units"], net["dropout"], "mae", jit_compile
-    )
-    fit = {"batch_size": net["batch_size"], "verbose": 0}
-    model.fit(X, y, epochs=1, **fit)  # traces the train function
-    timer = EpochTimer()
-    model.fit(X, y, epochs=epochs, callbacks=[timer], **fit)
-    return statistics.median(timer.times), model
+        class EpochTimer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        self.X, self.y, self.timer = X, y, EpochTimer()
+        self.model = keras_net(
+            X.shape[1],
+            net["n_layers"],
+            net["units"],
+            net["dropout"],
+            "mae",
+            jit_compile,
+        )
+        self.fit_args = {"batch_size": net["batch_size"], "verbose": 0}
+        self.model.fit(X, y, epochs=1, **self.fit_args)  # traces the train function
+
+    def run(self, epochs):
+        self.model.fit(
+            self.X, self.y, epochs=epochs, callbacks=[self.timer], **self.fit_args
+        )
+
+    @property
+    def epoch(self):
+        return statistics.median(self.times)
 
 
 def rss_mb():
@@ -537,10 +560,12 @@ def main():
     gemm = gemm_rates(budget_s=1.0 if quick else 2.0)
     best_shape = max(gemm, key=gemm.get)
     fitted = {}
+    # (E1, E2, model.fit epochs per repeat); repeats of the interleaved round.
     plans = {
-        "lesson": (2, 7 if quick else 12, 5 if quick else 10),
-        "small": (5, 45 if quick else 105, 5 if quick else 10),
+        "lesson": (2, 7 if quick else 12, 2),
+        "small": (5, 45 if quick else 105, 2),
     }
+    repeats = 3 if quick else 5
     # The same trainer with everything but the matrix products (and ReLU)
     # switched off (no dropout, no batch norm, plain SGD's one pass over the
     # weights): about what the products alone take, the floor of an epoch.
@@ -552,14 +577,20 @@ def main():
             "batch_norm": None,
             "optimizer": "sgd",
         },
+        # ... and the same with the table's optimizer, Adam.
+        "products_adam": {"dropout": 0.0, "batch_norm": None},
     }
     for name, net in NETS.items():
         e1, e2, k_epochs = plans[name]
         log(f"epoch time, {name} net")
-        times = dropbn_epochs(X_train, y_train, net, e1, e2, 3, variants)
+        keras_fits = [KerasFit(X_train, y_train, net, jit_compile=jit)
+                      for jit in ("auto", True)]  # fmt: skip
+        times = dropbn_epochs(
+            X_train, y_train, net, e1, e2, repeats, variants, keras_fits, k_epochs
+        )
         ours, fixed, est = times["table"]
-        theirs, model = keras_epoch(X_train, y_train, net, k_epochs)
-        xla, _ = keras_epoch(X_train, y_train, net, k_epochs, jit_compile=True)
+        theirs, xla = (keras_fit.epoch for keras_fit in keras_fits)
+        model = keras_fits[0].model
         fitted[name] = (est, model)
         target = 3 if name == "lesson" else 5
         label = (
@@ -596,7 +627,9 @@ def main():
             "with no dropout, no batch norm and SGD) take "
             f"{fmt_time(floor)} per epoch of {n_computed} rows ({n_rows} rows in "
             f"{n_batches} equal batches), {100 * floor / ours:.0f}% of the "
-            f"epoch; {target}x model.fit needs {fmt_time(theirs / target)}."
+            f"epoch; {target}x model.fit needs {fmt_time(theirs / target)}. "
+            "With Adam's update instead of SGD's (still no dropout, no batch "
+            f"norm): {fmt_time(times['products_adam'][0])}."
         )
         flops = train_flops(n_rows, n_features, net)
         if name == "lesson":
