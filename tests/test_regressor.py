@@ -222,6 +222,26 @@ def test_folded_inference_equals_keras_for_every_placement(
     )
 
 
+def test_predict_blocks_follow_the_widest_layer_and_rows_stay_independent(fitted, data):
+    # Rows go through the network in blocks of about 2**20 values of the
+    # widest layer; a row's prediction must not depend on the blocking or on
+    # the other rows of the call.
+    from skdropbn._inference import _rows_per_chunk, forward
+
+    def dense(width):
+        return (np.zeros((3, width)), np.zeros(width), "relu", 0.0)
+
+    assert _rows_per_chunk([dense(1024), dense(1024), dense(1)], 16384) == 1024
+    assert _rows_per_chunk([dense(64), dense(1)], 16384) == 16384
+    assert _rows_per_chunk([dense(8192), dense(1)], 16384) == 256
+
+    X = np.tile(data[0], (4, 1))
+    whole = forward(fitted._layers, X, chunk_size=len(X))
+    np.testing.assert_allclose(forward(fitted._layers, X, chunk_size=256), whole)
+    rows = np.vstack([fitted.predict(X[i : i + 1]) for i in range(0, len(X), 97)])
+    np.testing.assert_allclose(rows.ravel(), fitted.predict(X)[::97])
+
+
 def test_lesson_model_in_one_line(data):
     X, y = data
     est = DropBNRegressor(
