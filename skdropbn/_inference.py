@@ -180,9 +180,8 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     The passes run in float32, stacked into blocks of about 65,536 rows so
     that the matrix products stay large; each block is evaluated a few
     thousand rows at a time (``_rows_per_chunk``) and folded into running
-    moments (Chan et al.'s pairwise
-    update), so memory stays at a few tens of MB whatever ``n_samples`` and
-    ``n_passes`` are.
+    moments (Chan et al.'s pairwise update), so memory stays at a few tens of
+    MB whatever ``n_samples`` and ``n_passes`` are.
     """
     layers = as_dtype(layers, np.float32)
     X = X.astype(np.float32)
