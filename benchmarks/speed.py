@@ -26,7 +26,7 @@ Epoch time
     compiled as a user would (``compile(optimizer=Adam(1e-3), loss="mae")``,
     Keras's default ``jit_compile="auto"``), timed per epoch by a callback
     after a warm-up fit (its per-fit set-up is left out, which favours it),
-    two epochs after each skdropbn pair, median over the 10 epochs; the same
+    two epochs after each skdropbn pair, median over those epochs; the same
     with ``jit_compile=True`` is shown too. Everything in the row is timed in
     one interleaved round, so that the machine's changing load hits skdropbn
     and ``model.fit`` alike. The notes add, timed in the same round: the
@@ -560,11 +560,8 @@ def main():
     gemm = gemm_rates(budget_s=1.0 if quick else 2.0)
     best_shape = max(gemm, key=gemm.get)
     fitted = {}
-    # (E1, E2, model.fit epochs per repeat); repeats of the interleaved round.
-    plans = {
-        "lesson": (2, 7 if quick else 12, 2),
-        "small": (5, 45 if quick else 105, 2),
-    }
+    # skdropbn's (E1, E2) epochs; repeats of the interleaved round.
+    plans = {"lesson": (2, 7 if quick else 12), "small": (5, 45 if quick else 105)}
     repeats = 3 if quick else 5
     # The same trainer with everything but the matrix products (and ReLU)
     # switched off (no dropout, no batch norm, plain SGD's one pass over the
@@ -581,12 +578,12 @@ def main():
         "products_adam": {"dropout": 0.0, "batch_norm": None},
     }
     for name, net in NETS.items():
-        e1, e2, k_epochs = plans[name]
+        e1, e2 = plans[name]
         log(f"epoch time, {name} net")
         keras_fits = [KerasFit(X_train, y_train, net, jit_compile=jit)
                       for jit in ("auto", True)]  # fmt: skip
         times = dropbn_epochs(
-            X_train, y_train, net, e1, e2, repeats, variants, keras_fits, k_epochs
+            X_train, y_train, net, e1, e2, repeats, variants, keras_fits
         )
         ours, fixed, est = times["table"]
         theirs, xla = (keras_fit.epoch for keras_fit in keras_fits)
