@@ -292,9 +292,9 @@ def dropbn_epochs(X, y, net, e1, e2, repeats, variants, keras_fits=(), k_epochs=
 
     ``variants`` maps a name to estimator parameters; the variants are timed
     in turn within each repeat (interleaved), and so are ``k_epochs`` epochs
-    of each of ``keras_fits`` (``KerasFit``, ``NumpyProducts``), so that a change in the
-    machine's load hits them all alike. Returns ``{name: (epoch, fixed,
-    est)}``, medians over the repeats.
+    of each of ``keras_fits`` (``KerasFit``, ``NumpyProducts``,
+    ``NumpyGemm``), so that a change in the machine's load hits them all
+    alike. Returns ``{name: (epoch, fixed, est)}``, medians over the repeats.
     """
     ests = {k: dropbn(net, epochs=e1, **p).fit(X, y) for k, p in variants.items()}
     epochs = {k: [] for k in variants}
