@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skdropbn import _inference, _network, _training
+from skdropbn import _inference, _memory, _network, _training
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
@@ -160,7 +160,9 @@ class _BaseDropBN(BaseEstimator):
         init_seed, dropout_seed, split_seed, shuffle_seed, mc_seed = (
             int(s) for s in seeds.randint(0, 2**31 - 1, size=5)
         )
-        train_idx, val_idx = self._split(n_samples, prepared.stratify, split_seed)
+        train_idx, val_idx = self._split(
+            n_samples, prepared.stratify, split_seed, sample_weight
+        )
 
         spec = _network.NetworkSpec(
             n_features=X.shape[1],
@@ -181,6 +183,7 @@ class _BaseDropBN(BaseEstimator):
                 "to fit a new network."
             )
         batch_size = _equal_batch_size(len(train_idx), self._batch_size(len(train_idx)))
+        _memory.check_fit_fits_in_memory(spec, n_samples, type(self).__name__)
         data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
         momentum = self.ema_momentum
         if momentum == "auto":  # average over about one epoch of steps
@@ -201,6 +204,7 @@ class _BaseDropBN(BaseEstimator):
             trainer.load(
                 start, self.learning_rate, dropout_seed, spec.dropout, momentum
             )
+            del start  # the trainer holds its own copy: no second one while training
             try:
                 history, best_epoch = _training.train(
                     trainer,
@@ -222,6 +226,7 @@ class _BaseDropBN(BaseEstimator):
                     "(StandardScaler) if they hold very large values."
                 ) from None
             weights, paths = trainer.weights(), trainer.paths
+        del trainer  # a wide network's trainer is not pooled: free it now
 
         for name, value in prepared.attrs.items():
             setattr(self, name, value)
@@ -243,34 +248,42 @@ class _BaseDropBN(BaseEstimator):
     def _calibrate(self, X_val, targets_val, w_val):
         """Fit uncertainty calibration on the held-out rows (subclass hook)."""
 
-    def _split(self, n_samples, stratify, seed):
-        """Training and validation rows; the validation rows drive early stopping."""
+    def _split(self, n_samples, stratify, seed, sample_weight):
+        """Training and validation rows; the validation rows drive early stopping.
+
+        Validation rows are drawn from the rows of positive weight only: a
+        row of weight 0 would count for nothing in the validation loss (all
+        of them: no loss at all), so those rows all go to training, where
+        they count for nothing either. With all weights positive this is a
+        split of all rows.
+        """
         if not self.early_stopping:
             return np.arange(n_samples), None
-        n_val = math.ceil(self.validation_fraction * n_samples)
-        if n_samples - n_val < 1:
+        candidates = np.flatnonzero(sample_weight > 0)
+        n_val = math.ceil(self.validation_fraction * len(candidates))
+        if n_samples - n_val < 1 or len(candidates) - n_val < 1:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} of "
-                f"n_samples={n_samples} leaves no rows to train on; set "
-                "early_stopping=False or pass more samples."
+                f"n_samples={n_samples} ({len(candidates)} of positive weight) "
+                "leaves no rows to train on; set early_stopping=False or pass "
+                "more samples."
             )
         # Imported here: sklearn.model_selection is a sizeable share of the
         # time `import skdropbn` would otherwise take.
         from sklearn.model_selection import train_test_split
 
+        stratify = None if stratify is None else stratify[candidates]
         try:
-            train_idx, val_idx = train_test_split(
-                np.arange(n_samples),
-                test_size=n_val,
-                random_state=seed,
-                stratify=stratify,
+            _, val_idx = train_test_split(
+                candidates, test_size=n_val, random_state=seed, stratify=stratify
             )
         except ValueError:
             # Too few members of some class to stratify: split at random.
-            train_idx, val_idx = train_test_split(
-                np.arange(n_samples), test_size=n_val, random_state=seed
+            _, val_idx = train_test_split(
+                candidates, test_size=n_val, random_state=seed
             )
-        return np.sort(train_idx), np.sort(val_idx)
+        val_idx = np.sort(val_idx)
+        return np.setdiff1d(np.arange(n_samples), val_idx), val_idx
 
     # -- inference -------------------------------------------------------------
     def _validate_X(self, X):
@@ -363,14 +376,16 @@ def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     """
     if val_idx is None:
         val_idx = train_idx[:0]
+    # Normalised in float64, then cast: weights too small for float32 (1e-40)
+    # must not turn into zeros, or their sum into 0 / 0.
     w_val = sample_weight[val_idx]
     w_train = sample_weight[train_idx]
     n_train = _round_up(len(train_idx), batch_size)
     n_val = _round_up(len(val_idx), batch_size)
     w_train = _gather(w_train / w_train.mean(), None, n_train)
+    if len(val_idx):
+        w_val = w_val * (n_val / w_val.sum())
     w_val = _gather(w_val, None, n_val)
-    if n_val:
-        w_val *= n_val / w_val.sum()
     return (
         _network.share_tensor(_gather(X, train_idx, n_train)),
         _network.share_tensor(_gather(targets, train_idx, n_train)),

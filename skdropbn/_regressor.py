@@ -183,7 +183,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
     y_scale_ : ndarray of shape (n_outputs,)
         Weighted standard deviation of the training target; the network learns
         ``(y - y_mean_) / y_scale_`` so that the defaults work whatever the
-        target's units.
+        target's units. ``0`` for a constant target, which is then predicted
+        exactly (``y_mean_``).
 
     n_outputs_ : int
         Number of targets.
@@ -316,11 +317,10 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         """Standardised 2-D targets and the target's fitted attributes."""
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if reset:
-            mean = np.average(Y, axis=0, weights=sample_weight)
-            scale = np.sqrt(np.average((Y - mean) ** 2, axis=0, weights=sample_weight))
+            mean, scale = _target_scaling(Y, sample_weight)
             attrs = {
                 "y_mean_": mean,
-                "y_scale_": np.where(scale > 0, scale, 1.0),
+                "y_scale_": scale,
                 "n_outputs_": Y.shape[1],
                 "_y_1d": y.ndim == 1,
             }
@@ -333,6 +333,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             attrs = {}
         mean = attrs.get("y_mean_", getattr(self, "y_mean_", None))
         scale = attrs.get("y_scale_", getattr(self, "y_scale_", None))
+        # A constant output (scale 0) trains on zeros and is predicted exactly.
+        scale = np.where(scale > 0, scale, 1.0)
         return PreparedTargets(
             values=(Y - mean) / scale,
             loss=_LOSSES[self.loss],
@@ -432,6 +434,24 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _target_scaling(Y, sample_weight):
+    """Weighted mean and standard deviation of each column of ``Y``, overflow-free.
+
+    Each column is divided by its largest magnitude first: the squares of
+    targets near 1e300 overflow float64, and their std came out inf (which
+    made every prediction -inf). A constant column gets exactly its value and
+    a scale of 0, so that it is predicted exactly.
+    """
+    top = np.max(np.abs(Y), axis=0)
+    top = np.where(top > 0, top, 1.0)
+    Z = Y / top
+    mean = np.average(Z, axis=0, weights=sample_weight)
+    scale = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=sample_weight))
+    constant = np.all(Y == Y[:1], axis=0)
+    mean = np.where(constant, Y[0], mean * top)
+    return mean, np.where(constant, 0.0, scale * top)
 
 
 def _weighted_quantile(values, weights, q):

@@ -148,6 +148,10 @@ def train(
         history["loss"].append(loss)
         history["learning_rate"].append(float(learning_rate))
         if early_stopping:
+            if not math.isfinite(val_loss):
+                raise FloatingPointError(
+                    f"The validation loss diverged to {val_loss} at epoch {epoch}."
+                )
             history["val_loss"].append(val_loss)
             if val_loss < best - tol:
                 bad_epochs = 0

@@ -4,10 +4,14 @@ Every fit here is tiny; the property-based tests run a fixed, derandomized
 set of examples so that CI is reproducible and bounded in time.
 """
 
+import multiprocessing
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -309,3 +313,171 @@ def test_predict_from_four_threads_equals_sequential(fitted):
     for got, want in zip(results, expected, strict=True):
         for g in got:
             np.testing.assert_array_equal(g, want)
+
+
+# -- production: noise, fork, extreme targets and weights, memory --------------------
+
+QUIET_SCRIPT = """
+import numpy as np
+from skdropbn import DropBNClassifier, DropBNRegressor
+rng = np.random.RandomState(0)
+X = rng.normal(size=(200, 4))
+y = X.sum(axis=1)
+small = dict(n_layers=1, units=8, epochs=2, random_state=0)
+est = DropBNRegressor(**small).fit(X, y)
+est.predict(X[:3])
+est.model_.predict(X[:3], verbose=0)
+# Data of many sizes: one trace of the epoch serves them all (no retracing
+# warning from tf.function).
+for n in (40, 60, 80, 100, 120, 140):
+    DropBNRegressor(**small).fit(X[:n], y[:n])
+DropBNClassifier(**small).fit(X, y > 0).predict_proba(X[:3])
+"""
+
+
+def test_import_fit_and_predict_print_nothing_in_a_clean_process():
+    # What a user sees: a fresh interpreter without the variables that
+    # silence TensorFlow (TensorFlow's native start-up lines appear whatever
+    # TF_CPP_MIN_LOG_LEVEL says, and are filtered out by skdropbn).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", QUIET_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == ""
+
+
+def test_native_stderr_filter_passes_on_everything_but_the_noise(capfd):
+    # Held lines that are not start-up noise reach descriptor 2 in order.
+    with _network._native_stderr_filtered():
+        os.write(2, b"real error 1\n")
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() "
+                    b"is called are written to STDERR\n")  # fmt: skip
+        os.write(2, b"real error 2\n")
+    assert capfd.readouterr().err == "real error 1\nreal error 2\n"
+
+
+def _fit_in_child(queue, X, y):
+    start = time.perf_counter()
+    try:
+        DropBNRegressor(**SMALL).fit(X, y)
+        queue.put(("fitted", time.perf_counter() - start))
+    except RuntimeError as exc:
+        queue.put((str(exc), time.perf_counter() - start))
+
+
+def test_a_fit_in_a_forked_child_raises_at_once(fitted, data):
+    # The backend (started in this process by the fixture's fit) does not
+    # survive fork(): the child used to hang forever. It must say so at once,
+    # and predict (NumPy only) still works there.
+    X, y = data
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_in_child, args=(queue, X, y))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the fit in the forked child hung")
+    message, seconds = queue.get(timeout=5)
+    assert "fork" in message and "spawn" in message
+    assert seconds < 5
+    assert child.exitcode == 0
+
+
+@pytest.mark.parametrize("factor", [1e300, 1e-300])
+def test_huge_and_tiny_targets_give_the_scaled_predictions(data, factor):
+    # The target's std of 1e300 used to overflow (every prediction -inf); the
+    # network sees the same standardised target whatever its scale.
+    X, y = data
+    pred = DropBNRegressor(**SMALL).fit(X, y).predict(X)
+    scaled = DropBNRegressor(**SMALL).fit(X, y * factor).predict(X)
+    assert np.isfinite(scaled).all()
+    np.testing.assert_allclose(scaled / factor, pred, rtol=0, atol=1e-3 * y.std())
+
+
+def test_a_constant_target_is_predicted_exactly(data):
+    X, _ = data
+    est = DropBNRegressor(**SMALL).fit(X, np.full(len(X), 3.0))
+    np.testing.assert_array_equal(est.predict(X), 3.0)
+    mean, std = est.predict(X[:5], return_std=True)
+    np.testing.assert_array_equal(mean, 3.0)
+    np.testing.assert_array_equal(std, 0.0)
+    assert est.y_scale_[0] == 0.0
+
+
+def test_tiny_sample_weights_equal_unit_weights(data):
+    # The loss is invariant to rescaling sample_weight: weights of 1e-40 (zero
+    # in float32) used to give a NaN validation loss and no early stopping.
+    X, y = data
+    params = dict(SMALL, epochs=6)
+    tiny = DropBNRegressor(**params).fit(X, y, sample_weight=np.full(len(X), 1e-40))
+    unit = DropBNRegressor(**params).fit(X, y)
+    assert np.isfinite(tiny.history_["val_loss"]).all()
+    assert tiny.best_epoch_ is not None
+    np.testing.assert_allclose(tiny.predict(X), unit.predict(X), rtol=1e-6)
+
+
+def test_zero_weight_rows_never_make_the_validation_set(data):
+    # All of the validation rows of weight 0 made the validation loss 0 / 0.
+    X, y = data
+    weight = np.zeros(len(X))
+    weight[::10] = 1.0  # 20 rows of weight 1: 2 for validation
+    est = DropBNRegressor(**dict(SMALL, epochs=6)).fit(X, y, sample_weight=weight)
+    assert np.isfinite(est.history_["val_loss"]).all()
+    assert est.best_epoch_ is not None
+    _, val_idx = est._split(len(X), None, 0, weight)
+    assert len(val_idx) == 2 and (weight[val_idx] > 0).all()
+
+
+def test_a_non_finite_validation_loss_raises_instead_of_disabling_early_stopping():
+    class NanValidation:
+        batch_size = 4
+
+        def run_epoch(self, data, batches):
+            return 1.0, float("nan")
+
+    with pytest.raises(FloatingPointError, match="validation loss"):
+        _training.train(
+            NanValidation(), None, n_train=8, epochs=3, early_stopping=True,
+            n_iter_no_change=2, tol=0.0, rng=np.random.RandomState(0), verbose=0,
+            learning_rate=1e-3, lr_schedule="constant",
+        )  # fmt: skip
+
+
+def test_a_fit_too_large_for_memory_is_refused_before_allocating(data):
+    # 2 x 200,000 units: 4e10 weights, 149 GiB in float32; this used to run
+    # until the kernel's OOM killer took it (and the machine's memory).
+    X, y = data
+    est = DropBNRegressor(n_layers=2, units=200_000, epochs=1)
+    start = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"GiB .* available"):
+        est.fit(X, y)
+    assert time.perf_counter() - start < 10
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+
+
+@pytest.mark.parametrize(
+    "spec_params",
+    [
+        dict(batch_norm="after", input_batch_norm=False, feature_embedding=None),
+        dict(batch_norm="before", input_batch_norm=True, feature_embedding="periodic"),
+        dict(batch_norm=None, input_batch_norm=False, feature_embedding="periodic"),
+    ],
+)
+def test_the_memory_estimate_counts_every_weight(spec_params):
+    from skdropbn import _memory
+
+    spec = _network.NetworkSpec(
+        n_features=7, n_outputs=2, n_layers=2, units=11, dropout=0.1,
+        activation="relu", output_activation="linear", **spec_params,
+    )  # fmt: skip
+    model = _network.build_network(spec)
+    assert _memory.n_weights(spec) == sum(int(np.prod(v.shape)) for v in model.weights)
