@@ -1,5 +1,12 @@
-"""scikit-learn's common estimator checks."""
+"""scikit-learn's common estimator checks, strict and with warnings as errors.
 
+``xfail_strict=True``: an expected failure that starts passing fails the run,
+so the table below cannot go stale. Every warning is an error: a check that
+passes only while warning (a RuntimeWarning from a division by a zero weight
+sum, say) does not pass.
+"""
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdropbn import DropBNClassifier, DropBNRegressor
@@ -17,9 +24,11 @@ EXPECTED_FAILURES = {
 }
 
 
+@pytest.mark.filterwarnings("error")
 @parametrize_with_checks(
     [DropBNRegressor(**FAST), DropBNClassifier(**FAST)],
     expected_failed_checks=lambda est: EXPECTED_FAILURES,
+    xfail_strict=True,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
