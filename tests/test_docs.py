@@ -1,10 +1,10 @@
 """The documentation: its pages' code runs as written, and the site builds.
 
-The quick start is a doctest: every ``>>>`` block runs, top to bottom, and
-must print what the page shows. The home page's and the README's example are
-its first lines, so they run with it. It runs under TensorFlow only, the
-default backend, to keep the JAX run of the suite short (its fits would add
-as much again there).
+The quick start and the user guide are doctests: every ``>>>`` block runs,
+top to bottom, and must print what the page shows. The home page's and the
+README's example are the quick start's first lines, so they run with it.
+They run under TensorFlow only, the default backend, to keep the JAX run of
+the suite short (its fits would add as much again there).
 
 The site is built with Sphinx, warnings as errors, without running the
 examples (``-D plot_gallery=0``): their fits would double the suite's time,
@@ -79,8 +79,9 @@ def _run_doctest(text, name):
 
 
 @built_once
-def test_quickstart_runs_as_written():
-    _run_doctest((DOCS / "quickstart.rst").read_text(), "quickstart.rst")
+@pytest.mark.parametrize("page", ["quickstart.rst", "user_guide.rst"])
+def test_page_runs_as_written(page):
+    _run_doctest((DOCS / page).read_text(), page)
 
 
 def _pycon_lines(text):
@@ -134,7 +135,15 @@ def html(tmp_path_factory):
 def test_every_page_is_built(html):
     for page in ["index", "install", "quickstart", "user_guide", "benchmarks", "api"]:
         assert (html / f"{page}.html").exists(), page
-    for example in ["red_wine_lesson", "dropout_gap", "batchnorm_input", "grid_search"]:
+    examples = [
+        "red_wine_lesson",
+        "dropout_gap",
+        "batchnorm_input",
+        "grid_search",
+        "uncertainty",
+        "classifier",
+    ]
+    for example in examples:
         assert (html / "auto_examples" / f"plot_{example}.html").exists(), example
 
 
@@ -162,3 +171,25 @@ def test_benchmarks_page_shows_results_or_says_how_to_get_them(html):
         assert "<table" in page
     else:
         assert "No benchmark results in this checkout" in page
+
+
+@built_once
+def test_benchmarks_page_has_no_nan_cells(html):
+    page = (html / "benchmarks.html").read_text()
+    assert not re.search(r"<td[^>]*>\s*(<p>)?\s*[+-]?nan%?\s*(</p>)?\s*</td>", page)
+
+
+@built_once
+def test_pages_show_no_broken_image(html):
+    pages = [*html.glob("*.html"), html / "auto_examples" / "index.html"]
+    for page in pages:
+        for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', page.read_text()):
+            if not src.startswith(("http:", "https:", "data:")):
+                assert (page.parent / src).exists(), f"{page.name}: {src}"
+
+
+@built_once
+def test_api_pages_give_no_scikit_learn_version_as_ours(html):
+    for name in ["DropBNRegressor", "DropBNClassifier"]:
+        page = (html / "generated" / f"skdropbn.{name}.html").read_text()
+        assert "Added in version" not in page, name
