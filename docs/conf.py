@@ -5,10 +5,13 @@ Build (from the repository root)::
     pip install -e ".[tensorflow,docs]"
     sphinx-build -W -b html docs docs/_build/html
 
-Without running the examples (fast; the pages that show their plots then
-have none)::
+Without running the examples (fast; the example pages then show no plots)::
 
     sphinx-build -W -b html -D plot_gallery=0 docs docs/_build/html
+
+The user guide's figures are the PNG files in ``docs/images``, so that they
+show in either build. The full build refreshes them from the examples it ran
+(``_ship_user_guide_figures``): commit them when they change.
 """
 
 import os
@@ -32,6 +35,7 @@ version = release = skdropbn.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.viewcode",  # [source] links from the API pages to the code
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -42,6 +46,7 @@ exclude_patterns = [
     "**/GALLERY_HEADER.rst",
     "sg_execution_times.rst",
     "_benchmark_results.rst",  # included by benchmarks.rst
+    "_benchmark_results/*",  # written by conf.py, included by the above
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
@@ -51,6 +56,10 @@ default_role = "py:obj"
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
+# The page's table of contents names a method "fit()", not
+# "DropBNRegressor.fit()": the class is the page's title, and the long form
+# did not fit the sidebar.
+toc_object_entries_show_parents = "hide"
 # Methods are listed by the autosummary class template, not by numpydoc.
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
@@ -81,6 +90,9 @@ html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_show_sourcelink = False
 html_theme_options = {
+    # Install ... API in the top bar, the last two pages under "More": all
+    # eight do not fit beside the search button at 1280 px.
+    "header_links_before_dropdown": 6,
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
@@ -104,25 +116,200 @@ html_sidebars = {
 } | {"auto_examples/**": []}
 
 
-def _write_benchmark_results(app):
-    """List ``benchmarks/results/*.md`` for benchmarks.rst to include."""
-    folder = ROOT / "benchmarks" / "results"
-    sections = [  # (title or None when the files bring their own, pattern)
-        ("Speed", "speed-*.md"),
-        ("Accuracy and interval coverage", "accuracy-*.md"),
-        (None, "calibration*.md"),
-        ("Large data", "large-data*.md"),
+# benchmarks/results/*.md on the benchmarks page, each under its own heading:
+# (file, heading, what it shows and which direction is better, how much of it
+# is folded away). "notes" folds the measurement details (long paragraphs and
+# lists) and shows the tables; "all" folds the whole file (the history of how
+# the defaults were chosen, and runs superseded by later ones).
+BENCHMARK_SECTIONS = {
+    "Accuracy of the defaults": [
+        (
+            "accuracy-defaults.md",
+            "Regression: the defaults against MLPRegressor and HistGradientBoosting",
+            "Cross-validated error (MAE or RMSE: lower is better) of every model "
+            "at its defaults. *DropBN vs HistGB* is DropBN's error relative to "
+            "HistGradientBoosting's: negative means DropBN is better. *90% "
+            "coverage* is the share of held-out targets inside the 90% intervals "
+            "of ``predict(X, return_std=True)``: 0.90 is right.",
+            "notes",
+        ),
+        (
+            "calibration.md",
+            "Classification: predicted probabilities",
+            "Held-out log loss, Brier score and expected calibration error (ECE): "
+            "lower is better; accuracy: higher is better. The best value of each "
+            "column is in bold.",
+            "notes",
+        ),
+    ],
+    "Grid searches": [
+        (
+            "accuracy-grid-red-mae.md",
+            "Red wine: dropout x depth x units, trained on MAE",
+            "The best candidate's cross-validated MAE (lower is better; slightly "
+            "optimistic, being the best of the grid) against HistGradientBoosting "
+            "on the same folds (0.4391).",
+            "notes",
+        ),
+        (
+            "accuracy-grid-white-mae.md",
+            "White wine: dropout x depth, trained on MAE",
+            "The best candidate's cross-validated MAE (lower is better) against "
+            "HistGradientBoosting on the same folds (0.4897).",
+            "notes",
+        ),
+    ],
+    "Speed": [
+        (
+            "speed-tensorflow.md",
+            "TensorFlow backend (the default)",
+            "Times: lower is better. *ratio* is how many times faster skdropbn is "
+            "than the first baseline; *target* is this project's own goal for the "
+            "row, and *result* says whether it was met.",
+            "notes",
+        ),
+        (
+            "speed-jax.md",
+            "JAX backend",
+            "As above, under ``KERAS_BACKEND=jax``, where ``model.fit`` is itself "
+            "compiled, so the ratios to it are smaller.",
+            "notes",
+        ),
+        (
+            "large-data.md",
+            "Memory on 1,000,000 rows",
+            "Peak memory and time of one epoch on 1,000,000 x 50 (lower is "
+            "better); *extra memory* is what the fit needs beyond ``X`` itself.",
+            "notes",
+        ),
+    ],
+    "History: how the defaults were chosen": [
+        (
+            "accuracy-ablation.md",
+            "One change at a time",
+            "The rounds of experiments that chose the defaults (errors: lower is "
+            "better).",
+            "all",
+        ),
+        (
+            "calibration-embedding.md",
+            "The classifier with the feature embedding",
+            "Why the classifier does not embed its features by default (lower "
+            "log loss is better).",
+            "all",
+        ),
+        (
+            "accuracy-wine.md",
+            "Wine, before weight averaging",
+            "Superseded by the tables above; kept as the squared-error searches "
+            "that the MAE-trained ones are compared with.",
+            "all",
+        ),
+        (
+            "accuracy-grid-red.md",
+            "Red wine search, before weight averaging",
+            "Superseded likewise.",
+            "all",
+        ),
+    ],
+}
+_NAN_CELL = re.compile(r"^[+-]?nan%?$")
+
+
+def _split_blocks(text):
+    """Markdown text as blocks separated by blank lines (fences kept whole)."""
+    blocks, current, fenced = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append(current)
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _clean_table(block):
+    """Drop columns with no value (``nan``); mark a missing cell "not run"."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in block]
+    body = rows[2:]
+    keep = [
+        i
+        for i in range(len(rows[0]))
+        if not body or not all(_NAN_CELL.match(r[i]) for r in body if i < len(r))
     ]
-    results, lines = [], []
-    for title, pattern in sections:
-        paths = sorted(folder.glob(pattern))
-        if paths and title:
-            lines += [title, "-" * len(title), ""]
-        for path in paths:
-            rel = os.path.relpath(path, DOCS)
-            lines += [f".. include:: {rel}", "   :parser: myst_parser.sphinx_", ""]
-        results += paths
-    if not results:
+    out = []
+    for n, row in enumerate(rows):
+        cells = [row[i] if i < len(row) else "" for i in keep]
+        if n >= 2:
+            cells = ["not run" if _NAN_CELL.match(c) else c for c in cells]
+        else:
+            better = "DropBN vs HistGB (negative: DropBN better)"
+            cells = [c.replace("DropBN vs HistGB", better) for c in cells]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _results_markdown(text, fold):
+    """A results file as shown: tables in view, the rest folded as asked."""
+    shown, folded = [], []
+    for block in _split_blocks(text):
+        first = block[0]
+        if first.startswith("# "):  # the page gives each file its own heading
+            continue
+        if first.startswith("#"):  # a subsection of the file: a bold line
+            block = ["**" + first.lstrip("#").strip().replace("_", " ") + "**"]
+        elif first.startswith("|"):
+            block = _clean_table(block)
+        is_detail = fold == "all" or (
+            fold == "notes"
+            and not first.startswith(("|", "#", "```"))
+            and (first.startswith("- ") or len(" ".join(block)) > 300)
+        )
+        (folded if is_detail else shown).append("\n".join(block))
+    if folded:
+        summary = "the whole table" if fold == "all" else "how it was measured"
+        shown += [
+            f"<details><summary>Show {summary}</summary>",
+            *folded,
+            "</details>",
+        ]
+    return "\n\n".join(shown) + "\n"
+
+
+def _write_benchmark_results(app):
+    """Write the results section of benchmarks.rst from benchmarks/results."""
+    folder = ROOT / "benchmarks" / "results"
+    out = DOCS / "_benchmark_results"
+    out.mkdir(exist_ok=True)
+    lines, listed = [], set()
+    for section, files in BENCHMARK_SECTIONS.items():
+        present = [f for f in files if (folder / f[0]).exists()]
+        if present:
+            lines += [section, "-" * len(section), ""]
+        for name, title, intro, fold in present:
+            listed.add(name)
+            target = out / name
+            text = _results_markdown((folder / name).read_text(), fold)
+            if not target.exists() or target.read_text() != text:
+                target.write_text(text)
+            label = "results-" + name.removesuffix(".md")
+            lines += [f".. _{label}:", "", title, "~" * len(title), "", intro, ""]
+            lines += [f"From ``benchmarks/results/{name}``.", ""]
+            lines += [
+                f".. include:: _benchmark_results/{name}",
+                "   :parser: myst_parser.sphinx_",
+                "",
+            ]
+    unlisted = sorted(p.name for p in folder.glob("*.md") if p.name not in listed)
+    if unlisted:
+        # A new results file must be given a heading above, not dropped.
+        raise RuntimeError(f"benchmarks/results files not on the page: {unlisted}")
+    if not listed:
         lines = [
             ".. note::",
             "",
@@ -137,19 +324,23 @@ def _write_benchmark_results(app):
         target.write_text(text)
 
 
+def _runs_gallery(config):
+    """Whether this build runs the examples (not ``-D plot_gallery=0``)."""
+    values = [config.sphinx_gallery_conf.get("plot_gallery", True)]
+    values.append(getattr(config, "plot_gallery", True))
+    return not any(str(v).lower() in ("0", "false", "no") for v in values)
+
+
 def _quiet_missing_plots(app, config):
     """Without running the examples, their images are missing: not an error."""
-    if str(config.sphinx_gallery_conf.get("plot_gallery", True)).lower() in (
-        "0",
-        "false",
-        "no",
-    ) or str(getattr(config, "plot_gallery", True)).lower() in ("0", "false", "no"):
+    if not _runs_gallery(config):
         config.suppress_warnings = [*config.suppress_warnings, "image.not_readable"]
 
 
 _SHAPE = re.compile(r"of shape \(([^)]*)\)")
 _TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])(\w+_)(?![`\w])")
 _SKLEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<([^>]*)>)?`")
+_VERSION_NOTE = re.compile(r"^(\s*)\.\. version(?:added|changed|deprecated)::")
 
 
 def _fix_docstring(app, what, name, obj, options, lines):
@@ -159,20 +350,64 @@ def _fix_docstring(app, what, name, obj, options, lines):
       target in reStructuredText; quote it as scikit-learn does.
     - Methods inherited from scikit-learn (``score``, ``set_params``, the
       metadata-routing ``set_*_request``) refer to labels and glossary terms
-      of scikit-learn's site: keep their text, drop the link.
+      of scikit-learn's site: keep their text, drop the link. Their
+      ``.. versionadded:: 1.3`` notes give scikit-learn's versions, which on
+      this site read as skdropbn's: drop them, and name scikit-learn where
+      the text gives a version.
     """
     from_sklearn = getattr(obj, "__module__", "").startswith("sklearn")
-    for i, line in enumerate(lines):
+    kept, note_indent = [], None
+    for line in lines:
+        if note_indent is not None:
+            # The note's own lines are indented deeper than the directive.
+            if not line.strip() or len(line) - len(line.lstrip()) > note_indent:
+                continue
+            note_indent = None
+        match = _VERSION_NOTE.match(line) if from_sklearn else None
+        if match:
+            note_indent = len(match[1])
+            continue
         line = _SHAPE.sub(
             lambda m: "of shape (" + _TRAILING_UNDERSCORE.sub(r"`\1`", m[1]) + ")",
             line,
         )
         if from_sklearn:
             line = _SKLEARN_ROLE.sub(lambda m: m[1] or m[2], line)
-        lines[i] = line
+            line = line.replace("from version 0.", "since scikit-learn 0.")
+        kept.append(line)
+    lines[:] = kept
+
+
+# The examples' figures that the user guide shows, from docs/images.
+USER_GUIDE_FIGURES = [
+    f"sphx_glr_plot_{name}_001.png"
+    for name in [
+        "red_wine_lesson",
+        "dropout_gap",
+        "batchnorm_input",
+        "uncertainty",
+        "classifier",
+        "grid_search",
+    ]
+]
+
+
+def _ship_user_guide_figures(app, exception):
+    """After a build that ran the examples, copy the user guide's figures."""
+    made = DOCS / "auto_examples" / "images"
+    if exception is not None or not _runs_gallery(app.config):
+        return
+    for name in USER_GUIDE_FIGURES:
+        source, target = made / name, DOCS / "images" / name
+        if source.exists() and (
+            not target.exists() or target.read_bytes() != source.read_bytes()
+        ):
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(source.read_bytes())
 
 
 def setup(app):
+    app.connect("build-finished", _ship_user_guide_figures)
     app.connect("autodoc-process-docstring", _fix_docstring)
     app.connect("builder-inited", _write_benchmark_results)
     app.connect("config-inited", _quiet_missing_plots, priority=900)
