@@ -45,8 +45,13 @@ import numpy as np
 # (measured: 60 fits cycling 20 small architectures with a 16-trainer cap grew
 # RSS from 1.2 to 2.9 GB; without the cap it stayed at 1.64 GB from the 20th
 # fit on). Under JAX a dropped trainer frees its compiled programs too, so
-# the number of trainers is capped as well.
+# the number of trainers is capped as well. A trainer of more than a quarter
+# of the bound (networks of over 16M weights) is not kept at all: held while
+# its fit exports the weights, it made the fit's peak 8.8x the weights
+# instead of 7x (2 x 6000 units, benchmarks/reliability_soak.py), and a
+# second compilation costs little next to training such a network.
 _MAX_POOLED_STATE_BYTES = 1 << 30
+_MAX_TRAINER_STATE_BYTES = _MAX_POOLED_STATE_BYTES // 4
 _MAX_CACHED_TRAINERS = 16
 _TRAINERS = OrderedDict()
 _TRAINERS_LOCK = threading.Lock()
@@ -644,6 +649,17 @@ class Trainer:
         ov[self._lr_index] = np.asarray(learning_rate, dtype=ov[self._lr_index].dtype)
         self._set_state((tv, ntv, ov, tv if self.averaging else []))
 
+    def release(self):
+        """Drop the network, optimizer and compiled epoch (the trainer is done).
+
+        The compiled epoch refers back to the trainer, so without this a
+        dropped trainer's variables would wait for the cyclic garbage
+        collector: a wide fit's memory stayed at 8x its weights after it
+        returned (measured, 2 x 6000 units) instead of the 3x of its result.
+        """
+        self._epoch = self._template = self._optimizer = self._state = None
+        self._average = []
+
     def _to_weights(self, tv, ntv):
         """Arrays of the trained state, in ``model.weights`` order."""
         weights = [None] * len(self.paths)
@@ -867,15 +883,21 @@ class _JaxTrainer(Trainer):
             val = val_total / X_val.shape[0]
             return (tv, ntv, ov, average), total / n_batches, val
 
-        return jax.jit(epoch)
+        # The state goes in and comes out: donated, its buffers are reused
+        # for the new state instead of both being alive at once (a wide fit
+        # peaked at 13.3x its weights without, 2 x 6000 units).
+        return jax.jit(epoch, donate_argnums=0)
 
     def snapshot(self):
-        """The weights ``weights`` would return now (immutable JAX arrays).
+        """Copies of the weights ``weights`` would return now.
 
-        Only those are kept alive (see the TensorFlow trainer's).
+        Only those (see the TensorFlow trainer's); copies, because the next
+        epoch reuses the state's buffers (it is donated).
         """
         tv, ntv, _, average = self._state
-        return (average if self.averaging else tv), ntv
+        return [v.copy() for v in (average if self.averaging else tv)], [
+            v.copy() for v in ntv
+        ]
 
     def restore(self, snapshot):
         """Make ``weights`` return those of ``snapshot``; training is over."""
@@ -943,24 +965,25 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size, averaging)
     # interrupted (Ctrl-C) or failed while it was being traced or stepped may
     # hold a half-built graph or half-updated variables, so it is dropped.
     yield trainer
+    if trainer.state_bytes > _MAX_TRAINER_STATE_BYTES:
+        trainer.release()
+        return
     with _TRAINERS_LOCK:
         _TRAINERS.setdefault(key, []).append(trainer)
         _evict_trainers(count_bound=type(trainer).dropping_frees_compiled_code)
 
 
 def _evict_trainers(count_bound):
-    """Drop the least recently used trainers past the pool's bounds (lock held).
-
-    A trainer whose state alone is over the byte bound is not kept at all: a
-    wide network's fit then leaves no copy of its weights behind.
-    """
+    """Drop the least recently used trainers past the pool's bounds (lock held)."""
     pooled = sum(t.state_bytes for pool in _TRAINERS.values() for t in pool)
     while _TRAINERS and (
         pooled > _MAX_POOLED_STATE_BYTES
         or (count_bound and len(_TRAINERS) > _MAX_CACHED_TRAINERS)
     ):
         _, pool = _TRAINERS.popitem(last=False)
-        pooled -= sum(t.state_bytes for t in pool)
+        for trainer in pool:
+            pooled -= trainer.state_bytes
+            trainer.release()
 
 
 def share_tensor(array):
@@ -1011,19 +1034,26 @@ def export_layers(weights, paths, spec):
     kernel for ``"before"``. Dropout commutes with that folding because it
     only scales the inputs of the affine map.
     """
-    named = {path: np.asarray(w, dtype=np.float64) for path, w in zip(paths, weights)}
+    by_path = dict(zip(paths, weights))
+
+    def named(path):
+        # A float64 copy of one array at a time, folded in place: a wide
+        # kernel is never held in float64 twice (measured: the export was a
+        # 9.5x-the-weights peak of a wide fit when all were converted first).
+        return np.array(by_path[path], dtype=np.float64)
 
     def bn_affine(name):
         gamma, beta, mean, var = (
-            named[f"{name}/{w}"]
+            named(f"{name}/{w}")
             for w in ("gamma", "beta", "moving_mean", "moving_variance")
         )
         scale = gamma / np.sqrt(var + BATCH_NORM_EPSILON)
         return scale, beta - mean * scale
 
     def dense(name):
-        kernel = named[f"{name}/kernel"]
-        return kernel, named.get(f"{name}/bias", np.zeros(kernel.shape[1]))
+        kernel = named(f"{name}/kernel")
+        bias = f"{name}/bias"
+        return kernel, named(bias) if bias in by_path else np.zeros(kernel.shape[1])
 
     pending = None  # an affine map (scale, shift) waiting to fold into next Dense
     if spec.input_batch_norm:
@@ -1032,7 +1062,7 @@ def export_layers(weights, paths, spec):
     if spec.feature_embedding == "periodic":
         # The embedding's first step is a per-feature affine map too: the
         # input batch norm folds into it.
-        weight, shift = named["embedding/weight"], named["embedding/shift"]
+        weight, shift = named("embedding/weight"), named("embedding/shift")
         if pending is not None:
             scale, bn_shift = pending
             weight, shift = scale * weight, bn_shift * weight + shift
@@ -1042,9 +1072,9 @@ def export_layers(weights, paths, spec):
                 "kind": "periodic",
                 "weight": weight,
                 "shift": shift,
-                "frequencies": 2.0 * np.pi * named["embedding/frequencies"],
-                "kernel": named["embedding/kernel"],
-                "bias": named["embedding/bias"],
+                "frequencies": 2.0 * np.pi * named("embedding/frequencies"),
+                "kernel": named("embedding/kernel"),
+                "bias": named("embedding/bias"),
             }
         )
 
@@ -1052,14 +1082,17 @@ def export_layers(weights, paths, spec):
         if pending is None:
             return kernel, bias
         scale, shift = pending
-        return kernel * scale[:, None], bias + shift @ kernel
+        bias = bias + shift @ kernel
+        kernel *= scale[:, None]
+        return kernel, bias
 
     for i in range(spec.n_layers):
         kernel, bias = fold_input(*dense(f"dense_{i}"))
         pending = None
         if spec.batch_norm == "before":
             scale, shift = bn_affine(f"batch_norm_{i}")
-            kernel, bias = kernel * scale[None, :], bias * scale + shift
+            kernel *= scale[None, :]
+            bias = bias * scale + shift
         elif spec.batch_norm == "after":
             pending = bn_affine(f"batch_norm_{i}")
         layers.append((kernel, bias, spec.activation, spec.dropout))

@@ -158,6 +158,8 @@ def train(
             else:
                 bad_epochs += 1
             if val_loss < best:
+                # Drop the old copy first: two at once are a wide network's peak.
+                best_state = None
                 best, best_state, best_epoch = val_loss, trainer.snapshot(), epoch
         if lr_schedule == "plateau":
             monitored = val_loss if early_stopping else loss
