@@ -280,7 +280,6 @@ def test_weight_shapes_are_those_keras_builds():
         ("after", True, "periodic", 2),
         ("before", False, None, 1),
         (None, True, None, 1),
-        ("after", False, "periodic", 0),
     ]:
         spec = NetworkSpec(
             3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding
