@@ -364,7 +364,7 @@ def test_unbounded_compression_methods_and_repeated_reads_are_refused(files):
     schema = json.loads(members["schema.json"])
     node = {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode",
             "type": "numpy", "file": name}  # fmt: skip
-    attribute(schema, "history_")["content"] = {
+    schema["content"]["content"]["history_"] = {
         "__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
         "content": [node] * 100,
     }  # fmt: skip
