@@ -151,8 +151,8 @@ def save(obj, path):
     Raises
     ------
     TypeError
-        If ``obj`` is not a scikit-learn estimator, or holds an object that
-        skops cannot write without pickle.
+        If ``obj`` is not a scikit-learn estimator (skops raises it too for
+        an object it cannot write without pickle).
     sklearn.exceptions.NotFittedError
         If ``obj`` is not fitted.
 
