@@ -19,3 +19,7 @@ __all__ = [
     "__version__",
 ]
 __version__ = "0.1.0"
+
+# The estimators' public name: skops files, MLflow's skops_trusted_types and
+# pickles name "skdropbn.DropBNRegressor", never the private module.
+DropBNClassifier.__module__ = DropBNRegressor.__module__ = "skdropbn"

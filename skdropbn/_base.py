@@ -28,6 +28,7 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 # embedding measured worse than none, on 1,599 rows of red wine and more
 # clearly better (benchmarks/results/accuracy-ablation.md).
 AUTO_EMBEDDING_MIN_SAMPLES = 1000
+MAX_MC_PASSES = 10_000
 
 
 @dataclass
@@ -84,7 +85,10 @@ class _BaseDropBN(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "n_mc_passes": [Interval(Integral, 1, None, closed="left")],
+        # Bounded so that predict(return_std=True) is too: a loaded file
+        # cannot ask for 10**12 passes. The Monte-Carlo error of the mean
+        # shrinks as 1/sqrt(n_mc_passes); 10_000 passes is far past useful.
+        "n_mc_passes": [Interval(Integral, 1, MAX_MC_PASSES, closed="both")],
     }
 
     # -- hooks for subclasses ------------------------------------------------
@@ -347,9 +351,27 @@ class _BaseDropBN(BaseEstimator):
     def __getstate__(self):
         # The Keras model is rebuilt from ``_weights`` on demand: pickles stay
         # small and backend-free, and unpickling never imports TensorFlow.
-        state = super().__getstate__()
+        # A copy: Python 3.11's object.__getstate__ returns __dict__ itself.
+        state = dict(super().__getstate__())
         state.pop("_model", None)
+        # The network description as a plain dict: the state then holds only
+        # builtin and NumPy types, so a skops file (skdropbn.save, MLflow)
+        # asks its reader to trust no type but the estimator's own.
+        if isinstance(state.get("_spec"), _network.NetworkSpec):
+            state["_spec"] = dict(vars(state["_spec"]))
         return state
+
+    def __setstate__(self, state):
+        spec = state.get("_spec")
+        if isinstance(spec, dict):
+            try:
+                spec = _network.NetworkSpec(**spec)
+            except TypeError:
+                raise ValueError(
+                    f"_spec {str(spec)[:200]} is not a network description."
+                ) from None
+            state = {**state, "_spec": spec}
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
