@@ -183,6 +183,47 @@ BENCHMARK_SECTIONS = {
             "notes",
         ),
     ],
+    "Reliability and saved files": [
+        (
+            "reliability-soak-tensorflow.md",
+            "Soak and failure cases, TensorFlow backend",
+            "Each case in a fresh interpreter: lines printed (0 is right), RSS "
+            "growth per fit over 60 fits cycling 20 architectures (lower is "
+            "better; the target is at most 1 MB), a fit in a forked child "
+            "(an immediate error is right), extreme targets and weights (finite "
+            "predictions and a kept epoch are right), and a wide fit's peak "
+            "memory as a multiple of its weights (lower is better).",
+            "notes",
+        ),
+        (
+            "reliability-soak-jax.md",
+            "Soak and failure cases, JAX backend",
+            "As above, under ``KERAS_BACKEND=jax``.",
+            "notes",
+        ),
+        (
+            "hostile-files.md",
+            "Loading hostile files",
+            "Crafted files (zip bombs, huge declared arrays, deep nesting) against "
+            "``skdropbn.load``: extra memory and time (lower is better) before "
+            "the ``ValueError`` that must come out.",
+            "notes",
+        ),
+        (
+            "cross-backend-files.md",
+            "Files across backends",
+            "Saved under one backend, loaded under the other: the largest "
+            "difference of the predictions (0 is right).",
+            "notes",
+        ),
+        (
+            "mlflow-check.md",
+            "MLflow",
+            "Logging and loading through MLflow's skops flavour: identical "
+            "predictions are right.",
+            "notes",
+        ),
+    ],
     "History: how the defaults were chosen": [
         (
             "accuracy-ablation.md",

@@ -114,7 +114,8 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
 
     n_mc_passes : int, default=100
         Stochastic forward passes (dropout on) averaged by
-        ``predict_proba(X, mc_dropout=True)``.
+        ``predict_proba(X, mc_dropout=True)``. At most 10,000, so that a
+        call stays bounded in time.
 
     Attributes
     ----------

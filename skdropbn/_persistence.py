@@ -117,7 +117,7 @@ def _import_skops():
     except ImportError:
         raise ImportError(
             "skdropbn.save and skdropbn.load need skops for pipelines and for "
-            "files of format version 2: pip install 'skdropbn[skops]'."
+            "files of format version 2: pip install skops (or the 'skops' extra)."
         ) from None
     return skops.io
 

@@ -6,8 +6,9 @@ They follow scikit-learn's display conventions (``sklearn.metrics``'s
 from a fitted object and plots, ``plot`` draws on an axes and returns the
 display, whose ``ax_``, ``figure_`` and artists are then public attributes.
 
-matplotlib is optional (``pip install skdropbn[plot]``) and imported only when
-something is drawn, so that ``import skdropbn`` does not load it.
+matplotlib is optional (``pip install matplotlib``, or the ``plot`` extra) and
+imported only when something is drawn, so that ``import skdropbn`` does not
+load it.
 """
 
 import numpy as np
@@ -25,7 +26,7 @@ def _pyplot(caller):
     except ImportError as exc:
         raise ImportError(
             f"{caller} requires matplotlib, which is not installed. Install "
-            "it with: pip install skdropbn[plot]"
+            "it with: pip install matplotlib (or the plot extra)"
         ) from exc
     return plt
 

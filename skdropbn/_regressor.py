@@ -154,7 +154,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
 
     n_mc_passes : int, default=100
         Stochastic forward passes (dropout on) behind
-        ``predict(X, return_std=True)``.
+        ``predict(X, return_std=True)``. At most 10,000, so that a
+        call stays bounded in time.
 
     Attributes
     ----------

@@ -135,7 +135,7 @@ def test_validation_split_is_stratified():
     codes = np.r_[np.zeros(95, int), np.ones(5, int)]
     clf = DropBNClassifier(validation_fraction=0.2)
     for seed in range(5):
-        train, val = clf._split(100, codes, seed)
+        train, val = clf._split(100, codes, seed, np.ones(100))
         assert len(val) == 20 and codes[val].sum() == 1
         assert len(np.intersect1d(train, val)) == 0
 

@@ -311,5 +311,5 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch, fitted, draw)
     # None in sys.modules makes `import matplotlib` fail, as when not installed.
     for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(ImportError, match=r"pip install skdropbn\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
         draw(fitted, search)
