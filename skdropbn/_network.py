@@ -36,25 +36,26 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-# Compiled trainers kept per architecture, bounded by the bytes of training
-# state they hold (weights, optimizer slots, average: about 4x the weights),
-# so that a search over wide networks does not keep them all. Under
-# TensorFlow that is the only bound: XLA keeps every program it compiled for
-# the life of the process, so dropping a trainer frees its variables but not
-# its code, and compiling the architecture again leaked ~30-40 MB per fit
-# (measured: 60 fits cycling 20 small architectures with a 16-trainer cap grew
-# RSS from 1.2 to 2.9 GB; without the cap it stayed at 1.64 GB from the 20th
-# fit on). Under JAX a dropped trainer frees its compiled programs too, so
-# the number of trainers is capped as well. A trainer of more than a quarter
-# of the bound (networks of over 16M weights) is not kept at all: held while
-# its fit exports the weights, it made the fit's peak 8.8x the weights
-# instead of 7x (2 x 6000 units, benchmarks/reliability_soak.py), and a
-# second compilation costs little next to training such a network.
+# Compiled trainers kept per architecture, for reuse by the next fit of it.
+#
+# Under TensorFlow none is ever dropped: a dropped trainer's memory does not
+# come back. XLA keeps every program it compiled for the life of the
+# process (with a 16-trainer cap, 60 fits cycling 20 small architectures grew
+# RSS from 1.2 to 2.9 GB, ~33 MB a fit; kept, RSS stays flat from the 20th
+# fit on), and a wide network's dropped trainer left about 4.6x its weights
+# behind (2 x 6000 units, 145 MB: +666 MB after each fit, released and
+# garbage-collected). Keeping it costs its state once per architecture
+# instead.
+#
+# Under JAX a dropped trainer frees everything, so the pool is bounded: by
+# the bytes of training state it holds (weights, optimizer slots, average:
+# about 4x the weights), by a quarter of that for one trainer (networks of
+# over 16M weights are not kept: held while the fit exports its weights, one
+# raised the fit's peak), and by count, at about 20 MB of compiled programs
+# each (with 16, a search cycling 20 architectures compiled again at every
+# fit: 6.9 s a fit instead of 0.03 s; benchmarks/reliability_soak.py).
 _MAX_POOLED_STATE_BYTES = 1 << 30
 _MAX_TRAINER_STATE_BYTES = _MAX_POOLED_STATE_BYTES // 4
-# About 20 MB of compiled programs each under JAX (20 small architectures,
-# benchmarks/reliability_soak.py). With 16, a search cycling 20 of them
-# compiled again at every fit (6.9 s a fit instead of 0.1 s).
 _MAX_CACHED_TRAINERS = 32
 _TRAINERS = OrderedDict()
 _TRAINERS_LOCK = threading.Lock()
@@ -704,8 +705,8 @@ class _TensorFlowTrainer(Trainer):
     lives in the template's variables between epochs.
     """
 
-    # XLA keeps the programs it compiled after the trainer is gone.
-    dropping_frees_compiled_code = False
+    # XLA keeps what it compiled after the trainer is gone (see _TRAINERS).
+    dropping_frees_memory = False
 
     def _compile(self):
         import keras
@@ -837,7 +838,7 @@ class _TensorFlowTrainer(Trainer):
 class _JaxTrainer(Trainer):
     """JAX: a pure function of the state, compiled with ``jax.jit``."""
 
-    dropping_frees_compiled_code = True
+    dropping_frees_memory = True
 
     def _compile(self):
         import jax
@@ -968,20 +969,21 @@ def checkout_trainer(spec, loss, optimizer, weight_decay, batch_size, averaging)
     # interrupted (Ctrl-C) or failed while it was being traced or stepped may
     # hold a half-built graph or half-updated variables, so it is dropped.
     yield trainer
-    if trainer.state_bytes > _MAX_TRAINER_STATE_BYTES:
+    bounded = type(trainer).dropping_frees_memory
+    if bounded and trainer.state_bytes > _MAX_TRAINER_STATE_BYTES:
         trainer.release()
         return
     with _TRAINERS_LOCK:
         _TRAINERS.setdefault(key, []).append(trainer)
-        _evict_trainers(count_bound=type(trainer).dropping_frees_compiled_code)
+        if bounded:
+            _evict_trainers()
 
 
-def _evict_trainers(count_bound):
+def _evict_trainers():
     """Drop the least recently used trainers past the pool's bounds (lock held)."""
     pooled = sum(t.state_bytes for pool in _TRAINERS.values() for t in pool)
     while _TRAINERS and (
-        pooled > _MAX_POOLED_STATE_BYTES
-        or (count_bound and len(_TRAINERS) > _MAX_CACHED_TRAINERS)
+        pooled > _MAX_POOLED_STATE_BYTES or len(_TRAINERS) > _MAX_CACHED_TRAINERS
     ):
         _, pool = _TRAINERS.popitem(last=False)
         for trainer in pool:
