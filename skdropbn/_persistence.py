@@ -596,6 +596,19 @@ def _skdropbn_estimators(obj):
 # -- checking a loaded skdropbn estimator ------------------------------------------
 
 
+# What predict and the public API read of a fitted estimator, besides the
+# network: a file without one of them loaded, then failed in predict with
+# AttributeError (found by the fuzz test).
+_FITTED_ATTRIBUTES = (
+    "n_features_in_", "n_outputs_", "history_", "n_iter_", "best_epoch_", "loss_",
+    "_mc_seed",
+)  # fmt: skip
+_FITTED_ATTRIBUTES_OF = {
+    "DropBNRegressor": ("y_mean_", "y_scale_", "_y_1d"),
+    "DropBNClassifier": ("classes_", "_kind"),
+}
+
+
 def _check_estimator(est, path):
     """Parameters as ``fit`` checks them; for a fitted one, its network."""
     cls = type(est)
@@ -618,6 +631,9 @@ def _check_estimator(est, path):
         return  # unfitted (a search's estimator parameter)
     if present != fitted_keys:
         raise _bad_file(path, f"a {name} lacks {sorted(fitted_keys - present)}.")
+    required = {*_FITTED_ATTRIBUTES, *_FITTED_ATTRIBUTES_OF.get(name, ())}
+    if missing := sorted(required - set(state)):
+        raise _bad_file(path, f"a fitted {name} lacks {missing}.")
     spec = _checked_spec(est._spec, f"the network description of a {name}", path)
     n_features = state.get("n_features_in_")
     if n_features != spec.n_features or type(n_features) is not int:
@@ -642,8 +658,9 @@ def _check_estimator(est, path):
                 and value.dtype.kind == "f"
             ):
                 raise _bad_file(path, f"{attr} of a {name} is malformed.")
-    if "y_scale_" in state and not np.all(est.y_scale_ > 0):
-        raise _bad_file(path, f"y_scale_ of a {name} is not positive.")
+    # 0 is a constant target's scale (predicted exactly).
+    if "y_scale_" in state and not np.all(est.y_scale_ >= 0):
+        raise _bad_file(path, f"y_scale_ of a {name} is negative.")
     _check_outputs(state, spec, name, path)
     seed = state.get("_mc_seed")
     if seed is not None and not (type(seed) is int and 0 <= seed < 2**63):
