@@ -11,14 +11,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skdropbn import _inference, _memory, _network, _training
+from skdropbn._fixes import Interval, StrOptions, _check_sample_weight
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")

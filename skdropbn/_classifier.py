@@ -2,14 +2,14 @@
 
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from skdropbn._base import PreparedTargets, _BaseDropBN
+from skdropbn._fixes import StrOptions, _fit_context
 
 
 class DropBNClassifier(ClassifierMixin, _BaseDropBN):

@@ -41,6 +41,8 @@ from dataclasses import MISSING, fields
 
 import numpy as np
 
+from skdropbn import _fixes
+
 FORMAT_NAME = "skdropbn-estimator"  # format version 1
 SKOPS_FORMAT_NAME = "skdropbn-skops"  # format version 2 on
 FORMAT_VERSION = 2
@@ -459,17 +461,14 @@ def _default_allowed_types():
 
     import sklearn.metrics
     import sklearn.model_selection
-    from sklearn.metrics import _scorer
-    from sklearn.model_selection._split import BaseCrossValidator, BaseShuffleSplit
     from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
 
+    _scorer = _fixes.scorer_module()
     names = {
         f"{cls.__module__}.{cls.__qualname__}" for cls in _estimator_classes().values()
     }
     for obj in vars(sklearn.model_selection).values():
-        if isinstance(obj, type) and issubclass(
-            obj, BaseCrossValidator | BaseShuffleSplit
-        ):
+        if isinstance(obj, type) and issubclass(obj, _fixes.splitter_bases()):
             names.add(f"{obj.__module__}.{obj.__qualname__}")
     for obj in vars(_scorer).values():  # the scorer classes, defined there
         if isinstance(obj, type) and obj.__module__ == _scorer.__name__:

@@ -12,10 +12,10 @@ load it.
 """
 
 import numpy as np
-from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from skdropbn import _fixes
 from skdropbn._base import _BaseDropBN
 
 
@@ -45,7 +45,7 @@ def _fitted_dropbn(estimator):
     """
     obj = estimator
     while True:
-        if isinstance(obj, BaseSearchCV):
+        if isinstance(obj, _fixes.base_search_cv()):
             check_is_fitted(obj, "cv_results_")
             if not hasattr(obj, "best_estimator_"):
                 raise ValueError(

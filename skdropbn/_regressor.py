@@ -1,12 +1,12 @@
 """DropBNRegressor: a Keras dropout / batch-norm network as a scikit-learn regressor."""
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from skdropbn import _inference
 from skdropbn._base import PreparedTargets, _BaseDropBN
+from skdropbn._fixes import StrOptions, _fit_context
 
 # scikit-learn's names first, then the Keras names a lesson reader knows.
 _LOSSES = {
