@@ -138,14 +138,14 @@ def main():
         "--embedding-sigma",
         type=float,
         help="ablation: standard deviation of the embedding's initial frequencies "
-        "(skdropbn._network.EMBEDDING_SIGMA, 1.0 by default)",
+        "(skdropbn._keras.network.EMBEDDING_SIGMA, 1.0 by default)",
     )
     parser.add_argument("--out", help="also write the Markdown table here")
     args = parser.parse_args()
     params = json.loads(args.params)
     space = json.loads(args.grid_space)
     if args.embedding_sigma is not None:
-        from skdropbn import _network
+        from skdropbn._keras import network as _network
 
         _network.EMBEDDING_SIGMA = args.embedding_sigma
 

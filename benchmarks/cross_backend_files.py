@@ -30,7 +30,7 @@ OTHER = r"""
 import json, sys
 import numpy as np
 import skdropbn
-from skdropbn._network import backend_name
+from skdropbn._keras import backend_name
 
 folder = sys.argv[1]
 X = np.load(f"{folder}/X.npy")
@@ -82,7 +82,7 @@ def main():
 
     import skdropbn
     from skdropbn import DropBNClassifier, DropBNRegressor
-    from skdropbn._network import backend_name
+    from skdropbn._keras import backend_name
 
     X, y = make_regression(200, 5, noise=5.0, random_state=0)
     X_ = X

@@ -37,7 +37,7 @@ def search(n_jobs=None):
 
 def _warm_up():
     # Import the backend in the worker: paid once per worker process.
-    from skdropbn._network import backend_name
+    from skdropbn._keras import backend_name
 
     return backend_name()
 

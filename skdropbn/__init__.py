@@ -2,7 +2,7 @@
 
 from skdropbn._classifier import DropBNClassifier
 from skdropbn._distributed import limit_worker_threads
-from skdropbn._network import keras_custom_objects
+from skdropbn._keras import keras_custom_objects
 from skdropbn._persistence import load, save
 from skdropbn._plot import SearchResultsDisplay, TrainingHistoryDisplay
 from skdropbn._regressor import DropBNRegressor

@@ -13,8 +13,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skdropbn import _inference, _memory, _network, _training
+from skdropbn import _data, _inference, _keras, _memory, _training
 from skdropbn._fixes import Interval, StrOptions, _check_sample_weight
+from skdropbn._spec import NetworkSpec
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
@@ -32,7 +33,7 @@ class PreparedTargets:
     """What a subclass makes of ``y`` for the shared ``fit``."""
 
     values: np.ndarray  # 2-D float targets of the network
-    loss: str  # canonical loss name, see skdropbn._network._loss_function
+    loss: str  # canonical loss name, see skdropbn._keras.losses.loss_function
     output_activation: str  # "linear", "sigmoid" or "softmax"
     sample_weight: np.ndarray  # possibly reweighted (class_weight)
     attrs: dict = field(default_factory=dict)  # fitted attributes to set
@@ -164,7 +165,7 @@ class _BaseDropBN(BaseEstimator):
             n_samples, prepared.stratify, split_seed, sample_weight
         )
 
-        spec = _network.NetworkSpec(
+        spec = NetworkSpec(
             n_features=X.shape[1],
             n_outputs=targets.shape[1],
             n_layers=self.n_layers,
@@ -182,42 +183,44 @@ class _BaseDropBN(BaseEstimator):
                 f"it changed from {self._spec} to {spec}. Set warm_start=False "
                 "to fit a new network."
             )
-        batch_size = _equal_batch_size(len(train_idx), self._batch_size(len(train_idx)))
+        batch_size = _data.equal_batch_size(
+            len(train_idx), self._batch_size(len(train_idx))
+        )
         _memory.check_fit_fits_in_memory(spec, n_samples, type(self).__name__)
-        data = _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size)
+        data = _data.training_data(
+            X, targets, sample_weight, train_idx, val_idx, batch_size
+        )
         momentum = self.ema_momentum
         if momentum == "auto":  # average over about one epoch of steps
             momentum = 1.0 - 1.0 / math.ceil(len(train_idx) / batch_size)
-        with _network.checkout_trainer(
-            spec,
+        key = _keras.TrainerKey(
+            spec.architecture(),
             prepared.loss,
             self.optimizer,
-            self.weight_decay,
+            float(self.weight_decay),
             batch_size,
             averaging=momentum > 0,
-        ) as trainer:
+        )
+        with _keras.checkout_trainer(key) as trainer:
             if warm:
                 start = self._weights
             else:
-                stats = _feature_statistics(X) if spec.feature_embedding else ()
+                stats = _data.feature_statistics(X) if spec.feature_embedding else ()
                 start = trainer.initial_weights(init_seed, *stats)
-            trainer.load(
-                start, self.learning_rate, dropout_seed, spec.dropout, momentum
+            config = _keras.FitConfig(
+                self.learning_rate, dropout_seed, spec.dropout, momentum
             )
+            trainer.load(start, config)
             del start  # the trainer holds its own copy: no second one while training
             try:
                 history, best_epoch = _training.train(
                     trainer,
                     data,
-                    n_train=len(train_idx),
                     epochs=self.epochs,
-                    early_stopping=self.early_stopping,
-                    n_iter_no_change=self.n_iter_no_change,
-                    tol=self.tol,
                     rng=np.random.RandomState(shuffle_seed),
-                    verbose=self.verbose,
                     learning_rate=self.learning_rate,
-                    lr_schedule=self.lr_schedule,
+                    callbacks=self._callbacks(),
+                    verbose=self.verbose,
                 )
             except FloatingPointError as exc:
                 raise ValueError(
@@ -235,7 +238,7 @@ class _BaseDropBN(BaseEstimator):
         # never builds a Keras model.
         self.__dict__.pop("_model", None)
         self._weights = weights
-        self._layers = _network.export_layers(weights, paths, spec)
+        self._layers = _inference.export_layers(weights, paths, spec)
         self.history_ = history
         self.n_iter_ = len(history["loss"])
         self.best_epoch_ = best_epoch
@@ -244,6 +247,21 @@ class _BaseDropBN(BaseEstimator):
         if val_idx is not None:
             self._calibrate(X[val_idx], targets[val_idx], sample_weight[val_idx])
         return self
+
+    def _callbacks(self):
+        """The training loop's callbacks for this estimator's parameters."""
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(_training.EarlyStopping(self.n_iter_no_change, self.tol))
+        if self.lr_schedule == "plateau":
+            callbacks.append(
+                _training.ReduceLROnPlateau(
+                    monitor="val_loss" if self.early_stopping else "loss",
+                    patience=max(2, self.n_iter_no_change // 4),
+                    tol=self.tol,
+                )
+            )
+        return callbacks
 
     def _calibrate(self, X_val, targets_val, w_val):
         """Fit uncertainty calibration on the held-out rows (subclass hook)."""
@@ -340,7 +358,7 @@ class _BaseDropBN(BaseEstimator):
                     f"This {type(self).__name__} instance is not fitted yet: "
                     "it has no model_."
                 )
-            model = _network.model_from_weights(self._spec, self._weights)
+            model = _keras.model_from_weights(self._spec, self._weights)
             self._model = model
         return model
 
@@ -353,7 +371,7 @@ class _BaseDropBN(BaseEstimator):
         # The network description as a plain dict: the state then holds only
         # builtin and NumPy types, so a skops file (skdropbn.save, MLflow)
         # asks its reader to trust no type but the estimator's own.
-        if isinstance(state.get("_spec"), _network.NetworkSpec):
+        if isinstance(state.get("_spec"), NetworkSpec):
             state["_spec"] = dict(vars(state["_spec"]))
         return state
 
@@ -361,7 +379,7 @@ class _BaseDropBN(BaseEstimator):
         spec = state.get("_spec")
         if isinstance(spec, dict):
             try:
-                spec = _network.NetworkSpec(**spec)
+                spec = NetworkSpec(**spec)
             except TypeError:
                 raise ValueError(
                     f"_spec {str(spec)[:200]} is not a network description."
@@ -373,101 +391,6 @@ class _BaseDropBN(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
-    """Backend tensors ``(X, Y, W, X_val, Y_val, W_val)`` for the trainer.
-
-    Row counts are padded (padding never enters a batch, and has weight 0 in
-    the validation loss) to a multiple of ``batch_size`` so that the compiled
-    epoch, which XLA specialises to exact shapes, is reused across
-    cross-validation folds whose sizes differ by a row or two. Without
-    early stopping (``val_idx`` None) there are no validation rows at all:
-    the epoch then computes no validation loss. Weights are
-    scaled to mean 1 over the real rows: the loss is then invariant to
-    rescaling ``sample_weight``, and all-ones weights equal no weights.
-
-    ``X`` is copied once: its rows are gathered a few megabytes at a time
-    into float32 buffers that the tensors then share (no second copy, no
-    full-size temporary), so a fit needs about one extra ``X`` of memory
-    (half of one for float64 input).
-    """
-    if val_idx is None:
-        val_idx = train_idx[:0]
-    # Normalised in float64, then cast: weights too small for float32 (1e-40)
-    # must not turn into zeros, or their sum into 0 / 0.
-    w_val = sample_weight[val_idx]
-    w_train = sample_weight[train_idx]
-    n_train = _round_up(len(train_idx), batch_size)
-    n_val = _round_up(len(val_idx), batch_size)
-    w_train = _gather(w_train / w_train.mean(), None, n_train)
-    if len(val_idx):
-        w_val = w_val * (n_val / w_val.sum())
-    w_val = _gather(w_val, None, n_val)
-    return (
-        _network.share_tensor(_gather(X, train_idx, n_train)),
-        _network.share_tensor(_gather(targets, train_idx, n_train)),
-        _network.share_tensor(w_train),
-        _network.share_tensor(_gather(X, val_idx, n_val)),
-        _network.share_tensor(_gather(targets, val_idx, n_val)),
-        _network.share_tensor(w_val),
-    )
-
-
-def _feature_statistics(X, chunk_rows=65536):
-    """Mean and standard deviation (1 where 0) of each column of ``X``.
-
-    In float64, two passes over blocks of rows, so that no temporary the
-    size of ``X`` is made.
-    """
-    n = X.shape[0]
-    total = np.zeros(X.shape[1])
-    for start in range(0, n, chunk_rows):
-        total += X[start : start + chunk_rows].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    squares = np.zeros(X.shape[1])
-    for start in range(0, n, chunk_rows):
-        squares += np.square(X[start : start + chunk_rows] - mean).sum(axis=0)
-    std = np.sqrt(squares / n)
-    # Constant (or nearly constant) columns: leave them unscaled.
-    std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-    return mean, std
-
-
-def _equal_batch_size(n, batch_size):
-    """Rows per batch when ``n`` rows make ``ceil(n / batch_size)`` equal batches.
-
-    At most ``batch_size``; the batches then hold fewer than one row per
-    batch more than ``n`` (``make_batches`` repeats that many), where
-    batches of exactly ``batch_size`` rows would repeat up to
-    ``batch_size - 1``.
-    """
-    n_batches = math.ceil(n / min(batch_size, n))
-    return math.ceil(n / n_batches)
-
-
-def _round_up(n, multiple):
-    return -(-n // multiple) * multiple
-
-
-def _gather(a, rows, n_rows, chunk_bytes=1 << 22):
-    """``a[rows]`` (all of ``a`` if ``rows`` is None) as float32, zero-padded.
-
-    The result has ``n_rows`` rows and is 64-byte aligned, as the backends
-    need to use its memory in place. Rows are copied about ``chunk_bytes`` at
-    a time, so no temporary the size of ``a`` is made.
-    """
-    tail = a.shape[1:]
-    size = n_rows * math.prod(tail)
-    raw = np.zeros(size * 4 + 64, dtype=np.uint8)
-    offset = -raw.ctypes.data % 64
-    out = raw[offset : offset + size * 4].view(np.float32).reshape(n_rows, *tail)
-    n = a.shape[0] if rows is None else len(rows)
-    step = max(1, chunk_bytes // max(1, a[:1].nbytes))
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        out[start:stop] = a[start:stop] if rows is None else a[rows[start:stop]]
-    return out
 
 
 def _check_float32_range(X, name):

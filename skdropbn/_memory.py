@@ -20,7 +20,7 @@ FIT_MEMORY_FACTOR = 10
 
 def n_weights(spec):
     """Number of values in the network described by ``spec`` (a NetworkSpec)."""
-    from skdropbn._network import EMBEDDING_DIM, EMBEDDING_FREQUENCIES
+    from skdropbn._spec import EMBEDDING_DIM, EMBEDDING_FREQUENCIES
 
     n, total = spec.n_features, 0
     if spec.input_batch_norm:

@@ -715,7 +715,7 @@ def _all_finite(value, depth=0):
 
 def _checked_spec(spec, where, path):
     from skdropbn._base import ACTIVATIONS
-    from skdropbn._network import NetworkSpec
+    from skdropbn._spec import NetworkSpec
 
     if not isinstance(spec, NetworkSpec):
         raise _bad_file(path, f"{where} is a {type(spec).__name__}.")
@@ -747,7 +747,7 @@ def weight_shapes(spec):
     What ``build_network(spec).weights`` holds, computed without Keras: each
     layer's trainable weights, then its non-trainable ones.
     """
-    from skdropbn._network import EMBEDDING_DIM, EMBEDDING_FREQUENCIES
+    from skdropbn._spec import EMBEDDING_DIM, EMBEDDING_FREQUENCIES
 
     out = []
 
@@ -812,7 +812,7 @@ def _check_layers(layers, weights, paths, spec, name, path):
     They are refolded from the weights and compared (to rounding, as the
     fold's products may round differently on another machine's BLAS).
     """
-    from skdropbn._network import export_layers
+    from skdropbn._inference import export_layers
 
     with np.errstate(all="ignore"):
         expected = export_layers(weights, paths, spec)
@@ -883,7 +883,7 @@ class _Decoder:
         self.path = path
 
     def decode(self, value):
-        from skdropbn._network import NetworkSpec
+        from skdropbn._spec import NetworkSpec
 
         if isinstance(value, _JSON_SCALARS):
             return value

@@ -1,12 +1,17 @@
-"""The training loop: epochs, shuffling, early stopping and the history.
+"""The training loop: epochs, shuffling, and the callbacks that stop and schedule.
 
-Backend-free: it drives a compiled ``skdropbn._network.Trainer`` one epoch at
-a time and decides, in plain Python, when to stop and which weights to keep.
+Backend-free: it drives a compiled trainer (``skdropbn._keras.trainer``) one
+epoch at a time. What to do after an epoch is in small callback objects, as
+skorch's and Keras's: ``EarlyStopping`` (keep the best validation epoch's
+weights, stop after ``patience`` epochs without improvement) and
+``ReduceLROnPlateau`` (halve the learning rate on a plateau). A callback has
+``on_epoch_end(state, loss, val_loss)`` and ``on_train_end(state)``, and acts
+through ``state`` (a ``LoopState``): its trainer, learning rate and ``stop``.
 """
 
 import math
 import sys
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,150 +37,164 @@ def make_batches(n_samples, batch_size, rng):
     return order.reshape(n_batches, batch_size).astype(np.int32)
 
 
-class _Progress:
-    """Progress of one fit over epochs (``verbose=1``).
+@dataclass
+class LoopState:
+    """What callbacks see of a running fit, and may change."""
 
-    On a terminal, one line rewritten in place each epoch (at most every
-    0.1 s) with a bar, the losses and the time left. Elsewhere (a log file, CI,
-    a notebook's captured output, the workers of a search) carriage returns
-    would pile up, so about ``max_lines`` plain lines are printed per fit
-    instead, at every tenth of the epochs. Either way a last line gives the
-    number of epochs run and the epoch kept.
+    trainer: object
+    learning_rate: float
+    epoch: int = 0
+    stop: bool = False  # set by a callback to end training after this epoch
+
+
+class EarlyStopping:
+    """Keep the best validation epoch's weights; stop after ``patience`` bad epochs.
+
+    An epoch is bad unless its validation loss improves on the best by more
+    than ``tol`` (scikit-learn's ``n_iter_no_change`` and ``tol``); the
+    weights kept are those of the lowest validation loss, improved by any
+    amount.
     """
 
-    def __init__(self, epochs, stream=None, *, max_lines=10, clock=time.perf_counter):
-        self.epochs = epochs
-        self.clock = clock
-        self.stream = sys.stdout if stream is None else stream
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):  # no isatty, or a closed stream
-            self.tty = False
-        self.every = max(1, math.ceil(epochs / max_lines))
-        self.start = self.last_write = clock()
-        self.width = 0  # length of the line on screen, to blank it out
-        self.msg = ""
-        self.epoch = self.shown = 0
+    def __init__(self, patience, tol):
+        self.patience, self.tol = patience, tol
+        self.best, self.best_epoch, self.bad_epochs = np.inf, None, 0
+        self._snapshot = None
 
-    def _write(self, text):
-        self.stream.write(text)
-        self.stream.flush()
+    def on_epoch_end(self, state, loss, val_loss):
+        self.bad_epochs = 0 if val_loss < self.best - self.tol else self.bad_epochs + 1
+        if val_loss < self.best:
+            # Drop the old copy first: two at once are a wide network's peak.
+            self._snapshot = None
+            self._snapshot = state.trainer.snapshot()
+            self.best, self.best_epoch = val_loss, state.epoch
+        if self.bad_epochs >= self.patience:
+            state.stop = True
 
-    def _line(self, epoch, loss, val_loss, elapsed):
-        eta = elapsed / epoch * (self.epochs - epoch)
-        done = int(20 * epoch / self.epochs)
-        msg = f"epoch {epoch:>4}/{self.epochs} "
-        msg += f"[{'=' * done}{'.' * (20 - done)}] loss {loss:.4f}"
-        if val_loss is not None:
-            msg += f"  val_loss {val_loss:.4f}"
-        # With early stopping the fit may end sooner: the ETA is an upper bound.
-        return msg + f"  {elapsed:.1f}s  ETA {eta:.1f}s"
+    def on_train_end(self, state):
+        if self._snapshot is not None:
+            state.trainer.restore(self._snapshot)
+            self._snapshot = None
 
-    def update(self, epoch, loss, val_loss):
-        now = self.clock()
-        self.msg = self._line(epoch, loss, val_loss, now - self.start)
-        self.epoch = epoch
-        if self.tty:
-            if now - self.last_write >= 0.1 or epoch in (1, self.epochs):
-                self._write("\r" + self.msg.ljust(self.width))
-                self.width = len(self.msg)
-                self.last_write = now
-        elif epoch % self.every == 0 and epoch < self.epochs:  # close() shows the last
-            self._write(self.msg + "\n")
-            self.shown = epoch
 
-    def close(self, n_iter, best_epoch):
-        elapsed = self.clock() - self.start
-        note = f", kept epoch {best_epoch}" if best_epoch is not None else ""
-        # The last epoch's losses stay; its elapsed time and ETA give way to
-        # the summary.
-        summary = f"{n_iter} epochs in {elapsed:.1f}s{note}"
-        line = self.msg.rsplit("  ", 2)[0] + "  | " + summary
-        if self.tty:
-            self._write("\r" + line.ljust(self.width) + "\n")
+class ReduceLROnPlateau:
+    """Halve the learning rate after ``patience`` epochs without improvement.
+
+    Of the validation loss, or of the training loss without early stopping
+    (``monitor``), by more than ``tol``; as Keras's ``ReduceLROnPlateau``.
+    The estimator sets ``patience`` to a quarter of early stopping's, at
+    least 2.
+    """
+
+    def __init__(self, monitor, patience, tol, factor=0.5):
+        self.monitor, self.patience, self.tol = monitor, patience, tol
+        self.factor = factor
+        self.best, self.bad_epochs = np.inf, 0
+
+    def on_epoch_end(self, state, loss, val_loss):
+        value = val_loss if self.monitor == "val_loss" else loss
+        if value < self.best - self.tol:
+            self.best, self.bad_epochs = value, 0
         else:
-            self._write((summary if self.shown == self.epoch else line) + "\n")
+            self.bad_epochs += 1
+        if self.bad_epochs >= self.patience:
+            state.learning_rate, self.bad_epochs = state.learning_rate * self.factor, 0
+            state.trainer.set_learning_rate(state.learning_rate)
+
+    def on_train_end(self, state):
+        pass
 
 
-def train(
-    trainer,
-    data,
-    *,
-    n_train,
-    epochs,
-    early_stopping,
-    n_iter_no_change,
-    tol,
-    rng,
-    verbose,
-    learning_rate,
-    lr_schedule,
-):
-    """Run epochs until ``epochs`` or early stopping.
+class ProgressBar:
+    """Keras's ``Progbar`` over epochs (``verbose=1``).
 
-    On return the trainer holds the weights to keep: the best validation
-    epoch's with early stopping, else the last epoch's.
+    In a terminal or a notebook, one bar redrawn in place each epoch, with
+    the losses and the time left. Elsewhere (a log file, CI, the workers of
+    a search) a redrawn bar would write control characters into the log, so
+    one line is printed when the fit ends (Keras's ``verbose=2``). With
+    early stopping, a last line names the epoch whose weights were kept, as
+    Keras's ``EarlyStopping(restore_best_weights=True, verbose=1)`` does.
+    """
+
+    def __init__(self, epochs, stream=None):
+        import keras
+
+        stream = sys.stdout if stream is None else stream
+        try:
+            interactive = bool(stream.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            interactive = False
+        interactive = interactive or "ipykernel" in sys.modules
+        self.bar = keras.utils.Progbar(
+            epochs,
+            verbose=1 if interactive else 2,
+            stateful_metrics=["loss", "val_loss"],
+            unit_name="epoch",
+        )
+
+    def on_epoch_end(self, state, loss, val_loss):
+        values = [("loss", loss)]
+        if val_loss is not None:
+            values.append(("val_loss", val_loss))
+        self.bar.update(state.epoch, values, finalize=state.stop or None)
+
+    def on_train_end(self, state, best_epoch=None):
+        if best_epoch is not None:
+            print(f"Kept the weights of epoch {best_epoch} (lowest val_loss).")
+
+
+def _check_finite(name, value, epoch):
+    if not math.isfinite(value):
+        raise FloatingPointError(f"The {name} diverged to {value} at epoch {epoch}.")
+
+
+def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0):
+    """Run epochs until ``epochs`` or until a callback stops training.
+
+    On return the trainer holds the weights to keep (the best validation
+    epoch's when an ``EarlyStopping`` is among ``callbacks``, else the last
+    epoch's).
 
     Returns
     -------
     history : dict of lists
+        ``loss``, ``val_loss`` (with validation rows) and ``learning_rate``
+        per epoch.
     best_epoch : int or None
-        1-based epoch whose weights were kept when early stopping.
+        1-based epoch whose weights were kept by early stopping.
 
     Raises
     ------
     FloatingPointError
-        If the training loss becomes NaN or infinite.
+        If the training or validation loss becomes NaN or infinite.
 
     """
     history = {"loss": []}
-    if early_stopping:
+    if data.n_val:
         history["val_loss"] = []
     history["learning_rate"] = []
-    best, best_state, best_epoch, bad_epochs = np.inf, None, None, 0
-    # "plateau": halve the learning rate after a quarter of the early-stopping
-    # patience without improvement (of the validation loss, or of the
-    # training loss without early stopping), as Keras's ReduceLROnPlateau.
-    lr_patience, lr_best, lr_bad = max(2, n_iter_no_change // 4), np.inf, 0
-    progress = _Progress(epochs) if verbose else None
-    for epoch in range(1, epochs + 1):
-        batches = make_batches(n_train, trainer.batch_size, rng)
+    state = LoopState(trainer, learning_rate)
+    progress = ProgressBar(epochs) if verbose else None
+    for state.epoch in range(1, epochs + 1):
+        batches = make_batches(data.n_train, trainer.batch_size, rng)
         loss, val_loss = trainer.run_epoch(data, batches)
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss diverged to {loss} at epoch {epoch}."
-            )
+        _check_finite("training loss", loss, state.epoch)
         history["loss"].append(loss)
-        history["learning_rate"].append(float(learning_rate))
-        if early_stopping:
-            if not math.isfinite(val_loss):
-                raise FloatingPointError(
-                    f"The validation loss diverged to {val_loss} at epoch {epoch}."
-                )
+        history["learning_rate"].append(float(state.learning_rate))
+        if val_loss is not None:
+            _check_finite("validation loss", val_loss, state.epoch)
             history["val_loss"].append(val_loss)
-            if val_loss < best - tol:
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            if val_loss < best:
-                # Drop the old copy first: two at once are a wide network's peak.
-                best_state = None
-                best, best_state, best_epoch = val_loss, trainer.snapshot(), epoch
-        if lr_schedule == "plateau":
-            monitored = val_loss if early_stopping else loss
-            if monitored < lr_best - tol:
-                lr_best, lr_bad = monitored, 0
-            else:
-                lr_bad += 1
-            if lr_bad >= lr_patience:
-                learning_rate, lr_bad = learning_rate * 0.5, 0
-                trainer.set_learning_rate(learning_rate)
+        for callback in callbacks:
+            callback.on_epoch_end(state, loss, val_loss)
         if progress:
-            progress.update(epoch, loss, val_loss if early_stopping else None)
-        if early_stopping and bad_epochs >= n_iter_no_change:
+            progress.on_epoch_end(state, loss, val_loss)
+        if state.stop:
             break
+    for callback in callbacks:
+        callback.on_train_end(state)
+    best_epoch = next(
+        (c.best_epoch for c in callbacks if isinstance(c, EarlyStopping)), None
+    )
     if progress:
-        progress.close(len(history["loss"]), best_epoch)
-    if early_stopping and best_state is not None:
-        trainer.restore(best_state)
+        progress.on_train_end(state, best_epoch)
     return history, best_epoch

@@ -65,14 +65,14 @@ def _worker_state():
             tf.config.threading.get_intra_op_parallelism_threads(),
             tf.config.threading.get_inter_op_parallelism_threads(),
         )
-    network = sys.modules.get("skdropbn._network")
+    network = sys.modules.get("skdropbn._keras.pool")
     if network is not None:
         state["trainers"] = sum(len(pool) for pool in network._TRAINERS.values())
     return state
 
 
 def test_every_worker_limits_its_threads(client):
-    from skdropbn._network import backend_name
+    from skdropbn._keras import backend_name
 
     states = client.run(_worker_state)
     assert len(states) == 2

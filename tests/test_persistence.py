@@ -274,7 +274,8 @@ def test_format_version_1_files_still_load(kind):
 
 
 def test_weight_shapes_are_those_keras_builds():
-    from skdropbn._network import NetworkSpec, build_network
+    from skdropbn._keras.network import build_network
+    from skdropbn._spec import NetworkSpec
 
     for bn, input_bn, embedding, n_layers in [
         ("after", True, "periodic", 2),

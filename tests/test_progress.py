@@ -1,14 +1,16 @@
-"""The verbose=1 progress line (skdropbn._training._Progress)."""
+"""The verbose=1 progress bar (skdropbn._training.ProgressBar, Keras's Progbar)."""
 
 import io
-import itertools
-import re
+import sys
+import types
 
 import numpy as np
 import pytest
 
 from skdropbn import DropBNRegressor
-from skdropbn._training import _Progress
+from skdropbn._training import LoopState, ProgressBar
+
+pytest.importorskip("keras")
 
 
 class Terminal(io.StringIO):
@@ -16,74 +18,62 @@ class Terminal(io.StringIO):
         return True
 
 
-def progress(epochs, stream):
-    """A progress line whose clock advances one second per reading."""
-    return _Progress(epochs, stream, clock=itertools.count().__next__)
-
-
-def run(progress, n_epochs, best_epoch=None, val=True):
-    for epoch in range(1, n_epochs + 1):
-        progress.update(epoch, 1.0 / epoch, 2.0 / epoch if val else None)
-    progress.close(n_epochs, best_epoch)
-    return progress.stream.getvalue()
-
-
-def test_not_a_tty_prints_about_ten_plain_lines():
-    out = run(progress(200, io.StringIO()), 200, best_epoch=150)
-    lines = out.splitlines()
-    assert "\r" not in out
-    assert len(lines) == 10
-    assert lines[0] == (
-        "epoch   20/200 [==..................] loss 0.0500  val_loss 0.1000"
-        "  20.0s  ETA 180.0s"
-    )
-    assert lines[-1].startswith("epoch  200/200 [====================]")
-    assert lines[-1].endswith(
-        "0.0050  val_loss 0.0100  | 200 epochs in 201.0s, kept epoch 150"
-    )
-
-
-def test_not_a_tty_early_stop_ends_with_the_last_epoch():
-    out = run(progress(200, io.StringIO()), 47, best_epoch=27)
-    lines = out.splitlines()
-    assert [line.split("/")[0] for line in lines[:-1]] == [
-        "epoch   20",
-        "epoch   40",
-    ]
-    assert lines[-1].startswith("epoch   47/200")
-    assert "loss 0.0213  val_loss 0.0426" in lines[-1]
-    assert lines[-1].endswith("47 epochs in 48.0s, kept epoch 27")
-
-
-def test_not_a_tty_does_not_repeat_the_last_shown_epoch():
-    out = run(progress(30, io.StringIO()), 9, val=False)
-    assert out.splitlines()[-2:] == [
-        "epoch    9/30 [======..............] loss 0.1111  9.0s  ETA 21.0s",
-        "9 epochs in 10.0s",
-    ]
-
-
-def test_terminal_rewrites_one_line():
-    out = run(progress(5, Terminal()), 5, best_epoch=4)
-    assert out.count("\n") == 1 and out.endswith("\n")
-    shown = out.split("\r")[-1]  # what is left on screen
-    assert shown.startswith("epoch    5/5 [====================] loss 0.2000")
-    assert "ETA" not in shown and "5 epochs in 6.0s, kept epoch 4" in shown
-    # Each rewrite blanks out the longer line before it.
-    widths = [len(part) for part in out.rstrip("\n").split("\r")[1:]]
-    assert widths == sorted(widths)
-
-
-@pytest.mark.parametrize("verbose, lines", [(0, 0), (1, 4)])
-def test_fit_prints_only_when_verbose(capsys, verbose, lines):
+def fit(verbose, **params):
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
-    DropBNRegressor(
-        n_layers=1, units=8, epochs=4, early_stopping=False, verbose=verbose
-    ).fit(X, y)
+    params = {"n_layers": 1, "units": 8, "epochs": 4, "early_stopping": False, **params}
+    return DropBNRegressor(**params, verbose=verbose).fit(X, y)
+
+
+def run_bar(epochs, n_epochs, best_epoch=None):
+    bar = ProgressBar(epochs)
+    state = LoopState(trainer=None, learning_rate=1e-3)
+    for state.epoch in range(1, n_epochs + 1):
+        state.stop = state.epoch == n_epochs < epochs
+        bar.on_epoch_end(state, 1.0 / state.epoch, 2.0 / state.epoch)
+    bar.on_train_end(state, best_epoch)
+
+
+@pytest.mark.parametrize("verbose", [0, False])
+def test_quiet_fit_prints_nothing(capsys, verbose):
+    fit(verbose)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_in_a_log_one_line_per_fit(capsys):
+    # Not a terminal nor a notebook (a log file, CI, a search's workers): no
+    # control characters, one line at the end (Keras's verbose=2).
+    fit(1)
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == lines and err == ""
-    if lines:
-        assert re.search(
-            r"loss \d+\.\d{4}  \| 4 epochs in \d+\.\ds$", out.splitlines()[-1]
-        )
+    assert err == "" and "\r" not in out and "\b" not in out
+    (line,) = out.splitlines()
+    assert line.startswith("4/4 - ") and "/epoch - loss: " in line
+
+
+def test_early_stopping_names_the_epoch_kept(capsys):
+    est = fit(1, early_stopping=True, epochs=200, n_iter_no_change=3)
+    lines = capsys.readouterr().out.splitlines()
+    assert est.n_iter_ < 200
+    assert lines[0].startswith(f"{est.n_iter_:3d}/200 - ") and "val_loss: " in lines[0]
+    assert lines[1] == f"Kept the weights of epoch {est.best_epoch_} (lowest val_loss)."
+
+
+def test_a_terminal_redraws_one_bar(monkeypatch):
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    run_bar(5, 5)
+    out = screen.getvalue()
+    # Redrawn at most every 0.05 s (Progbar's interval), and at the end.
+    assert out.count("\r") >= 2 and out.count("\n") == 1 and out.endswith("\n")
+    assert "5/5" in out.split("\r")[-1] and "val_loss: 0.4000" in out
+
+
+def test_a_notebook_redraws_too(monkeypatch):
+    # Jupyter's stdout is no terminal, but it renders the carriage returns.
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    run_bar(5, 3, best_epoch=2)
+    lines = out.getvalue().split("\n")
+    assert lines[0].count("\r") >= 2 and "3/5" in lines[0].split("\r")[-1]
+    assert lines[1] == "Kept the weights of epoch 2 (lowest val_loss)."

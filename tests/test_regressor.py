@@ -486,7 +486,7 @@ def test_verbose(data, capfd):
     assert out == ""
     DropBNRegressor(**{**TINY, "epochs": 3}, verbose=1).fit(X, y)
     out, _ = capfd.readouterr()
-    assert "epoch    3/3" in out and "val_loss" in out and "ETA" in out
+    assert "3/3" in out and "val_loss" in out
 
 
 # -- bad input ------------------------------------------------------------------

@@ -23,7 +23,9 @@ import pytest
 from conftest import make_regression_data
 from sklearn.exceptions import NotFittedError
 
-from skdropbn import DropBNRegressor, _network, _training
+from skdropbn import DropBNRegressor, _training
+from skdropbn._keras import backend, network, pool, trainer
+from skdropbn._spec import NetworkSpec
 
 hypothesis = pytest.importorskip("hypothesis", reason="needs hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -187,9 +189,9 @@ def test_a_failed_fit_does_not_return_its_trainer_to_the_pool(data):
     arch = {**SMALL, "units": 13, "batch_norm": None, "optimizer": "sgd"}
 
     def pooled():
-        with _network._TRAINERS_LOCK:
-            pools = _network._TRAINERS.items()
-            return sum(len(v) for k, v in pools if k[1].units == 13)
+        with pool._TRAINERS_LOCK:
+            pools = pool._TRAINERS.items()
+            return sum(len(v) for k, v in pools if k[1].architecture.units == 13)
 
     DropBNRegressor(**arch).fit(X, y)
     assert pooled() == 1
@@ -275,7 +277,7 @@ def test_interrupt_while_tracing_leaves_the_trainer_pool_usable(data, monkeypatc
     # a freshly built trainer.
     X, y = data
     arch = {**SMALL, "units": 11}
-    loss_function = _network._loss_function
+    loss_function = trainer.loss_function
 
     def interrupted(loss):
         def loss_fn(*args):
@@ -283,14 +285,15 @@ def test_interrupt_while_tracing_leaves_the_trainer_pool_usable(data, monkeypatc
 
         return loss_fn
 
-    monkeypatch.setattr(_network, "_loss_function", interrupted)
+    monkeypatch.setattr(trainer, "loss_function", interrupted)
     with pytest.raises(KeyboardInterrupt):
         DropBNRegressor(**arch).fit(X, y)
-    monkeypatch.setattr(_network, "_loss_function", loss_function)
+    monkeypatch.setattr(trainer, "loss_function", loss_function)
     pooled = DropBNRegressor(**arch).fit(X, y).predict(X)
-    with _network._TRAINERS_LOCK:
-        for key in [k for k in _network._TRAINERS if k[1].units == arch["units"]]:
-            del _network._TRAINERS[key]
+    with pool._TRAINERS_LOCK:
+        units = arch["units"]
+        for key in [k for k in pool._TRAINERS if k[1].architecture.units == units]:
+            del pool._TRAINERS[key]
     fresh = DropBNRegressor(**arch).fit(X, y).predict(X)
     np.testing.assert_array_equal(pooled, fresh)
 
@@ -355,7 +358,7 @@ def test_import_fit_and_predict_print_nothing_in_a_clean_process():
 
 def test_native_stderr_filter_passes_on_everything_but_the_noise(capfd):
     # Held lines that are not start-up noise reach descriptor 2 in order.
-    with _network._native_stderr_filtered():
+    with backend.native_stderr_filtered():
         os.write(2, b"real error 1\n")
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() "
                     b"is called are written to STDERR\n")  # fmt: skip
@@ -443,11 +446,13 @@ def test_a_non_finite_validation_loss_raises_instead_of_disabling_early_stopping
         def run_epoch(self, data, batches):
             return 1.0, float("nan")
 
+    from skdropbn._data import TrainingData
+
+    data = TrainingData(*[None] * 6, n_train=8, n_val=8)
     with pytest.raises(FloatingPointError, match="validation loss"):
         _training.train(
-            NanValidation(), None, n_train=8, epochs=3, early_stopping=True,
-            n_iter_no_change=2, tol=0.0, rng=np.random.RandomState(0), verbose=0,
-            learning_rate=1e-3, lr_schedule="constant",
+            NanValidation(), data, epochs=3, rng=np.random.RandomState(0),
+            learning_rate=1e-3, callbacks=[_training.EarlyStopping(2, 0.0)],
         )  # fmt: skip
 
 
@@ -475,9 +480,9 @@ def test_a_fit_too_large_for_memory_is_refused_before_allocating(data):
 def test_the_memory_estimate_counts_every_weight(spec_params):
     from skdropbn import _memory
 
-    spec = _network.NetworkSpec(
+    spec = NetworkSpec(
         n_features=7, n_outputs=2, n_layers=2, units=11, dropout=0.1,
         activation="relu", output_activation="linear", **spec_params,
     )  # fmt: skip
-    model = _network.build_network(spec)
+    model = network.build_network(spec)
     assert _memory.n_weights(spec) == sum(int(np.prod(v.shape)) for v in model.weights)

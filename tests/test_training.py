@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from conftest import make_regression_data
 
-from skdropbn import DropBNRegressor, _network
+from skdropbn import DropBNRegressor, _keras
+from skdropbn._keras import layers, pool
+from skdropbn._keras.trainer import FitConfig, TrainerKey, to_numpy
+from skdropbn._spec import NetworkSpec
 
 
 def _weights(model):
@@ -131,7 +134,7 @@ def _numpy_hash_bits(seed, shape):
     # words as 1-element arrays (NumPy warns on wrapping uint32 scalars).
     seed = np.asarray(seed).astype(np.uint32).reshape(2, 1)
     index = np.arange(np.prod(shape), dtype=np.uint32).reshape(shape)
-    return _network._hash_bits(
+    return layers.hash_bits(
         seed,
         index,
         np.bitwise_xor,
@@ -165,27 +168,26 @@ def test_trainer_dropout_masks_are_the_hash_draws():
     # hash draw is >= rate (the same masks under TensorFlow and JAX), scales
     # them by 1 / (1 - rate), and takes a new seed each call.
     pytest.importorskip("keras")
-    source = _network._RateSource()
+    source = layers.RateSource()
     source.value = 0.3
-    layer = _network._runtime_dropout(source)(0.5, seed=123)
+    layer = layers.runtime_dropout(source)(0.5, seed=123)
     x = np.ones((64, 16), dtype=np.float32)
     outputs = []
     for _ in range(2):
-        seed = _network._to_numpy(layer.seed_generator.state)
-        out = _network._to_numpy(layer(x, training=True))
+        seed = to_numpy(layer.seed_generator.state)
+        out = to_numpy(layer(x, training=True))
         keep = _numpy_hash_bits(seed, x.shape) / 2.0**24 >= 0.3
         np.testing.assert_allclose(out, np.where(keep, 1 / 0.7, 0.0), rtol=1e-6)
         outputs.append(out)
     assert 0.6 < np.mean(outputs[0] > 0) < 0.8
     assert not np.array_equal(outputs[0], outputs[1])
-    np.testing.assert_array_equal(_network._to_numpy(layer(x, training=False)), x)
+    np.testing.assert_array_equal(to_numpy(layer(x, training=False)), x)
 
 
 def _pooled(units):
-    with _network._TRAINERS_LOCK:
-        return [
-            t for k, ts in _network._TRAINERS.items() if k[1].units == units for t in ts
-        ]
+    with pool._TRAINERS_LOCK:
+        pools = pool._TRAINERS.items()
+        return [t for k, ts in pools if k[1].architecture.units == units for t in ts]
 
 
 def test_one_compiled_trainer_serves_every_dropout_rate():
@@ -200,9 +202,9 @@ def test_one_compiled_trainer_serves_every_dropout_rate():
     assert _pooled(19) == [trainer]
     assert not np.allclose(low, high)
 
-    with _network._TRAINERS_LOCK:
-        for key in [k for k in _network._TRAINERS if k[1].units == 19]:
-            del _network._TRAINERS[key]
+    with pool._TRAINERS_LOCK:
+        for key in [k for k in pool._TRAINERS if k[1].architecture.units == 19]:
+            del pool._TRAINERS[key]
     fresh = DropBNRegressor(**arch, dropout=0.4).fit(X, y).predict(X)
     assert _pooled(19) != [trainer]
     np.testing.assert_array_equal(high, fresh)
@@ -213,7 +215,7 @@ def test_training_tensors_share_one_float32_copy_of_x():
     # zero-padded, which the backend tensor then uses in place.
     from keras import ops
 
-    from skdropbn._base import _gather
+    from skdropbn._data import _gather
 
     X = np.arange(40.0).reshape(10, 4)
     rows = np.array([7, 2, 5])
@@ -223,7 +225,7 @@ def test_training_tensors_share_one_float32_copy_of_x():
     np.testing.assert_array_equal(buffer[3:], 0)
     np.testing.assert_array_equal(_gather(X[:, 0], None, 12)[:10], X[:, 0])
 
-    tensor = _network.share_tensor(buffer)
+    tensor = _keras.share_tensor(buffer)
     buffer[0, 0] = -1.0  # (never done in fit: shows the memory is shared)
     assert float(ops.convert_to_numpy(tensor)[0, 0]) == -1.0
 
@@ -231,11 +233,11 @@ def test_training_tensors_share_one_float32_copy_of_x():
 def test_an_epoch_is_split_into_equal_batches():
     # ceil(n / batch_size) batches of equal size: 1119 rows at 256 make five
     # batches of 224 (one row repeated), not five of 256 (161 repeated).
-    from skdropbn._base import _equal_batch_size
+    from skdropbn._data import equal_batch_size
     from skdropbn._training import make_batches
 
     cases = {(1119, 256): 224, (1280, 256): 256, (300, 256): 150, (100, 256): 100}
-    assert {k: _equal_batch_size(*k) for k in cases} == cases
+    assert {k: equal_batch_size(*k) for k in cases} == cases
     batches = make_batches(1119, 224, np.random.RandomState(0))
     assert batches.shape == (5, 224)
     assert len(np.unique(batches)) == 1119
@@ -250,30 +252,31 @@ def test_validation_loss_is_the_epochs_weights_loss_and_absent_without_rows():
     # The epoch's validation loss is the mean loss of the weights it ends with
     # on the validation rows (the padding rows weigh nothing); without early
     # stopping there are no validation rows and the epoch computes no loss.
-    from skdropbn._base import _training_data
+    from skdropbn._data import training_data
     from skdropbn._training import make_batches
 
     X, y = make_regression_data(n_samples=90, seed=5)
     Y = y.reshape(-1, 1) / y.std()
-    spec = _network.NetworkSpec(
+    spec = NetworkSpec(
         n_features=X.shape[1], n_outputs=1, n_layers=1, units=17, dropout=0.2,
         batch_norm="after", input_batch_norm=False, activation="relu",
         output_activation="linear",
     )  # fmt: skip
     train_idx, val_idx = np.arange(60), np.arange(60, 90)  # 30 rows -> 32
     weight = np.ones(90)
-    with _network.checkout_trainer(spec, "squared_error", "adam", 0.0, 32, False) as t:
+    key = TrainerKey(spec.architecture(), "squared_error", "adam", 0.0, 32, False)
+    with _keras.checkout_trainer(key) as t:
         for val, n_val in ((val_idx, 32), (None, 0)):
-            data = _training_data(X, Y, weight, train_idx, val, 32)
-            assert data[3].shape[0] == n_val
-            t.load(t.initial_weights(0), 1e-3, 0, 0.2, 0.0)
+            data = training_data(X, Y, weight, train_idx, val, 32)
+            assert data.X_val.shape[0] == n_val
+            t.load(t.initial_weights(0), FitConfig(1e-3, 0, 0.2, 0.0))
             batches = make_batches(60, 32, np.random.RandomState(0))
             loss, val_loss = t.run_epoch(data, batches)
             assert np.isfinite(loss)
             if val is None:
                 assert val_loss is None
                 continue
-            model = _network.model_from_weights(spec, t.weights())
+            model = _keras.model_from_weights(spec, t.weights())
             pred = np.asarray(model(X[val_idx].astype(np.float32), training=False))
             expected = np.mean((pred - Y[val_idx]) ** 2)
             np.testing.assert_allclose(val_loss, expected, rtol=1e-5)

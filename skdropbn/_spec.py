@@ -1,0 +1,55 @@
+"""The network description: what a fit's network is, in plain Python.
+
+``NetworkSpec`` fixes the network's layers and shapes. Everything else is
+derived from it: the Keras model (``skdropbn._keras.network``), the initial
+weights, the compiled trainer's cache key (``NetworkSpec.architecture``),
+the folded NumPy layers (``skdropbn._inference.export_layers``), the memory
+estimate (``skdropbn._memory``) and the checks on a loaded file
+(``skdropbn._persistence``). Backend-free: importing it imports no Keras.
+"""
+
+from dataclasses import dataclass, replace
+
+# Keras's default, spelled out: export_layers folds batch norm with it.
+BATCH_NORM_EPSILON = 1e-3
+
+# The periodic feature embedding (Gorishniy et al. 2022, "On Embeddings for
+# Numerical Features in Tabular Deep Learning", PLR-lite): per feature,
+# ``EMBEDDING_FREQUENCIES`` trainable frequencies drawn from
+# N(0, EMBEDDING_SIGMA**2), cos and sin of them, a linear map shared by all
+# features to ``EMBEDDING_DIM`` values and a ReLU, next to the feature itself.
+# ``EMBEDDING_CLIP`` bounds the standardised input smoothly (RealMLP's
+# x / sqrt(1 + (x / 3)**2)), so that an outlier cannot land on an arbitrary
+# phase. Sigma 1 was chosen on the two wine datasets over 0.1, 0.3 and
+# frequencies spread from 0.1 to 1 (benchmarks/results/accuracy-ablation.md).
+EMBEDDING_FREQUENCIES = 16
+EMBEDDING_DIM = 16
+EMBEDDING_SIGMA = 1.0
+EMBEDDING_CLIP = 3.0
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The network: its layers, their widths and order, and its dropout rate."""
+
+    n_features: int
+    n_outputs: int
+    n_layers: int
+    units: int
+    dropout: float
+    batch_norm: str | None  # "after" (the lesson's order), "before" or None
+    input_batch_norm: bool
+    activation: str
+    output_activation: str  # "linear", "sigmoid" or "softmax"
+    # Last, with a default: specs saved before it existed still load.
+    feature_embedding: str | None = None  # "periodic" or None
+
+    def architecture(self):
+        """What shapes the compiled training epoch: this spec, rate-free.
+
+        The dropout rate is an input of the compiled epoch, not part of it
+        (``skdropbn._keras.layers.runtime_dropout``): only whether there are
+        Dropout layers at all changes the program. So a grid search over
+        dropout compiles once per depth, not once per rate.
+        """
+        return replace(self, dropout=0.5 if self.dropout > 0 else 0.0)
