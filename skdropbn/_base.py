@@ -6,7 +6,6 @@ outputs become predictions.
 """
 
 import math
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,18 +25,6 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 # clearly better (benchmarks/results/accuracy-ablation.md).
 AUTO_EMBEDDING_MIN_SAMPLES = 1000
 MAX_MC_PASSES = 10_000
-
-
-@dataclass
-class PreparedTargets:
-    """What a subclass makes of ``y`` for the shared ``fit``."""
-
-    values: np.ndarray  # 2-D float targets of the network
-    loss: str  # canonical loss name, see skdropbn._keras.losses.loss_function
-    output_activation: str  # "linear", "sigmoid" or "softmax"
-    sample_weight: np.ndarray  # possibly reweighted (class_weight)
-    attrs: dict = field(default_factory=dict)  # fitted attributes to set
-    stratify: np.ndarray | None = None  # labels for the validation split
 
 
 def _as_seed_source(random_state):

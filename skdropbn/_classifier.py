@@ -3,12 +3,10 @@
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from skdropbn._base import PreparedTargets, _BaseDropBN
+from skdropbn import _targets
+from skdropbn._base import _BaseDropBN
 from skdropbn._fixes import StrOptions, _fit_context
 
 
@@ -265,52 +263,8 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         return {"multi_output": multilabel, "y_numeric": False}
 
     def _prepare_targets(self, y, sample_weight, reset):
-        check_classification_targets(y)
-        kind = type_of_target(y)
-        if kind == "multilabel-indicator":
-            if self.class_weight is not None:
-                raise ValueError(
-                    "class_weight is not supported for multilabel targets; "
-                    "pass sample_weight instead."
-                )
-            Y = np.asarray(y, dtype=np.float64)
-            attrs = {"classes_": np.arange(Y.shape[1]), "_kind": kind}
-            return self._checked_targets(
-                PreparedTargets(
-                    values=Y,
-                    loss="log_loss_binary",
-                    output_activation="sigmoid",
-                    sample_weight=sample_weight,
-                    attrs={**attrs, "n_outputs_": Y.shape[1]},
-                ),
-                reset,
-            )
-        encoder = LabelEncoder().fit(y)
-        classes = encoder.classes_
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in "
-                f"the data, but the data contains only one class: {classes[0]!r}."
-            )
-        codes = encoder.transform(y)
-        if self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        if len(classes) == 2:
-            values, loss, act = (
-                codes[:, None].astype(np.float64),
-                "log_loss_binary",
-                "sigmoid",
-            )
-        else:
-            values = np.eye(len(classes))[codes]
-            loss, act = "log_loss_multiclass", "softmax"
-        prepared = PreparedTargets(
-            values=values,
-            loss=loss,
-            output_activation=act,
-            sample_weight=sample_weight,
-            attrs={"classes_": classes, "n_outputs_": values.shape[1], "_kind": kind},
-            stratify=codes,
+        prepared = _targets.classification_targets(
+            y, sample_weight, self.class_weight, type(self).__name__
         )
         return self._checked_targets(prepared, reset)
 

@@ -4,8 +4,8 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from skdropbn import _inference
-from skdropbn._base import PreparedTargets, _BaseDropBN
+from skdropbn import _inference, _targets, _uncertainty
+from skdropbn._base import _BaseDropBN
 from skdropbn._fixes import StrOptions, _fit_context
 
 # scikit-learn's names first, then the Keras names a lesson reader knows.
@@ -318,7 +318,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         """Standardised 2-D targets and the target's fitted attributes."""
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if reset:
-            mean, scale = _target_scaling(Y, sample_weight)
+            mean, scale = _targets.target_scaling(Y, sample_weight)
             attrs = {
                 "y_mean_": mean,
                 "y_scale_": scale,
@@ -336,7 +336,7 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         scale = attrs.get("y_scale_", getattr(self, "y_scale_", None))
         # A constant output (scale 0) trains on zeros and is predicted exactly.
         scale = np.where(scale > 0, scale, 1.0)
-        return PreparedTargets(
+        return _targets.PreparedTargets(
             values=(Y - mean) / scale,
             loss=_LOSSES[self.loss],
             output_activation="linear",
@@ -399,65 +399,12 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         return scale * np.sqrt(mc_var + noise_var)
 
     def _calibrate(self, X_val, targets_val, w_val):
-        """Noise level and scale that make 90% intervals cover 90% of held-out rows.
-
-        Dropout's spread alone is known to be too narrow: it ignores the noise
-        in ``y``. Per output, the held-out residuals of the deterministic
-        prediction fix a noise variance ``s2`` so that the weighted 90%
-        quantile of ``|residual| / sqrt(mc_var + s2)`` is 1.645; if
-        dropout's spread alone is already too wide, it is scaled down instead.
-        """
+        """Calibrate ``return_std`` on the held-out rows (``calibrate_std``)."""
         resid = np.abs(targets_val - _inference.forward(self._layers, X_val))
         _, mc_var = self._mc_moments(X_val)
-        z90 = 1.6448536269514722
-        # Split-conformal finite-sample correction: the ceil((n+1) 0.9)/n
-        # quantile of n held-out rows covers a new row with probability 0.9.
-        level = min(1.0, np.ceil((len(resid) + 1) * 0.9) / len(resid))
-        noise_var = np.zeros(resid.shape[1])
-        scale = np.ones(resid.shape[1])
-        for j in range(resid.shape[1]):
-            r, v = resid[:, j], mc_var[:, j]
-
-            def q90(s2, r=r, v=v):
-                return _weighted_quantile(r / np.sqrt(v + s2 + 1e-12), w_val, level)
-
-            if q90(0.0) <= z90:
-                scale[j] = q90(0.0) / z90 if q90(0.0) > 0 else 1.0
-                continue
-            lo, hi = 0.0, max(float(np.max(r**2)), 1e-12)
-            for _ in range(60):  # bisection: q90 decreases as s2 grows
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if q90(mid) > z90 else (lo, mid)
-            noise_var[j] = hi
-        self._std_calibration = (noise_var, scale)
+        self._std_calibration = _uncertainty.calibrate_std(resid, mc_var, w_val)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _target_scaling(Y, sample_weight):
-    """Weighted mean and standard deviation of each column of ``Y``, overflow-free.
-
-    Each column is divided by its largest magnitude first: the squares of
-    targets near 1e300 overflow float64, and their std came out inf (which
-    made every prediction -inf). A constant column gets exactly its value and
-    a scale of 0, so that it is predicted exactly.
-    """
-    top = np.max(np.abs(Y), axis=0)
-    top = np.where(top > 0, top, 1.0)
-    Z = Y / top
-    mean = np.average(Z, axis=0, weights=sample_weight)
-    scale = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=sample_weight))
-    constant = np.all(Y == Y[:1], axis=0)
-    mean = np.where(constant, Y[0], mean * top)
-    return mean, np.where(constant, 0.0, scale * top)
-
-
-def _weighted_quantile(values, weights, q):
-    """The ``q`` quantile of ``values`` under ``weights`` (inverted CDF)."""
-    order = np.argsort(values)
-    cdf = np.cumsum(weights[order])
-    idx = np.searchsorted(cdf, q * cdf[-1])
-    return float(values[order][min(idx, len(values) - 1)])

@@ -663,58 +663,46 @@ def mutate_npy(data, op):
     return npy_bytes(array)
 
 
-def mutate(members, ops):
-    """Apply ``ops`` to ``{name: bytes}``; the archive's bytes, and its method."""
-    members = dict(members)
-    parsed = {}
-    flips = []
-    order = list(members)
-    twice = []
-    for op in ops:
-        kind, target = op[0], op[1]
-        if kind.startswith("json"):
-            if target not in parsed:
-                try:
-                    parsed[target] = json.loads(members[target])
-                except (KeyError, ValueError):  # dropped or bombed already
-                    continue
-            tree = parsed[target]
-            slots = json_slots(tree)
-            if not slots:
-                continue
-            node, key = slots[op[2] % len(slots)]
-            if kind == "json-set":
-                node[key] = json.loads(json.dumps(op[3]))
-            elif kind == "json-del":
-                del node[key]
-            elif kind == "json-copy":
-                other, other_key = slots[op[3] % len(slots)]
-                node[key] = json.loads(json.dumps(other[other_key]))
-            else:
-                node[key] = [node[key]]
-        elif kind.startswith("npy"):
-            # "arrays.npz/a3.npy" is an array inside version 1's .npz.
-            outer, _, inner = target.partition("/")
-            if outer not in members:
-                continue
-            if inner:
-                try:
-                    arrays = read_members(io.BytesIO(members[outer]))
-                except zipfile.BadZipFile:  # an earlier op broke it already
-                    continue
-                arrays[inner] = mutate_npy(arrays[inner], op)
-                members[outer] = write_zip(arrays, zipfile.ZIP_STORED)
-            else:
-                members[outer] = mutate_npy(members[outer], op)
-        elif kind == "zip-drop":
-            members.pop(order[target], None)
-        elif kind == "zip-twice":
-            twice.append(order[target])
-        else:
-            flips.append(op[1:])
-    for name, tree in parsed.items():
-        if name in members:
-            members[name] = json.dumps(tree).encode()
+def _mutate_json(members, parsed, op):
+    """A ``json-*`` op on the parsed member ``op[1]`` (written back at the end)."""
+    kind, target = op[0], op[1]
+    if target not in parsed:
+        try:
+            parsed[target] = json.loads(members[target])
+        except (KeyError, ValueError):  # dropped or bombed already
+            return
+    slots = json_slots(parsed[target])
+    if not slots:
+        return
+    node, key = slots[op[2] % len(slots)]
+    if kind == "json-set":
+        node[key] = json.loads(json.dumps(op[3]))
+    elif kind == "json-del":
+        del node[key]
+    elif kind == "json-copy":
+        other, other_key = slots[op[3] % len(slots)]
+        node[key] = json.loads(json.dumps(other[other_key]))
+    else:
+        node[key] = [node[key]]
+
+
+def _mutate_member_npy(members, op):
+    """An ``npy-*`` op; "arrays.npz/a3.npy" is an array inside version 1's .npz."""
+    outer, _, inner = op[1].partition("/")
+    if outer not in members:
+        return
+    if not inner:
+        members[outer] = mutate_npy(members[outer], op)
+        return
+    try:
+        arrays = read_members(io.BytesIO(members[outer]))
+    except zipfile.BadZipFile:  # an earlier op broke it already
+        return
+    arrays[inner] = mutate_npy(arrays[inner], op)
+    members[outer] = write_zip(arrays, zipfile.ZIP_STORED)
+
+
+def _write_mutated(members, twice, flips):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in [
@@ -727,6 +715,29 @@ def mutate(members, ops):
     for position, byte in flips:
         raw[position % len(raw)] = byte
     return bytes(raw)
+
+
+def mutate(members, ops):
+    """Apply ``ops`` to ``{name: bytes}``; the archive's bytes, and its method."""
+    members = dict(members)
+    parsed, flips, twice = {}, [], []
+    order = list(members)
+    for op in ops:
+        kind = op[0]
+        if kind.startswith("json"):
+            _mutate_json(members, parsed, op)
+        elif kind.startswith("npy"):
+            _mutate_member_npy(members, op)
+        elif kind == "zip-drop":
+            members.pop(order[op[1]], None)
+        elif kind == "zip-twice":
+            twice.append(order[op[1]])
+        else:
+            flips.append(op[1:])
+    for name, tree in parsed.items():
+        if name in members:
+            members[name] = json.dumps(tree).encode()
+    return _write_mutated(members, twice, flips)
 
 
 def check_mutated(raw, X):

@@ -1,0 +1,93 @@
+"""What ``y`` becomes: the network's targets, loss and output layer.
+
+The regressor standardises its targets (``target_scaling``); the classifier
+encodes labels as one sigmoid unit, a softmax over classes or independent
+sigmoids for multilabel data (``classification_targets``). Either way the
+shared ``fit`` gets a ``PreparedTargets``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+
+@dataclass
+class PreparedTargets:
+    """What a subclass makes of ``y`` for the shared ``fit``."""
+
+    values: np.ndarray  # 2-D float targets of the network
+    loss: str  # canonical loss name, see skdropbn._keras.losses.loss_function
+    output_activation: str  # "linear", "sigmoid" or "softmax"
+    sample_weight: np.ndarray  # possibly reweighted (class_weight)
+    attrs: dict = field(default_factory=dict)  # fitted attributes to set
+    stratify: np.ndarray | None = None  # labels for the validation split
+
+
+def classification_targets(y, sample_weight, class_weight, estimator_name):
+    """Network targets for class labels or a multilabel indicator matrix."""
+    check_classification_targets(y)
+    kind = type_of_target(y)
+    if kind == "multilabel-indicator":
+        if class_weight is not None:
+            raise ValueError(
+                "class_weight is not supported for multilabel targets; "
+                "pass sample_weight instead."
+            )
+        Y = np.asarray(y, dtype=np.float64)
+        attrs = {"classes_": np.arange(Y.shape[1]), "_kind": kind}
+        return PreparedTargets(
+            values=Y,
+            loss="log_loss_binary",
+            output_activation="sigmoid",
+            sample_weight=sample_weight,
+            attrs={**attrs, "n_outputs_": Y.shape[1]},
+        )
+    encoder = LabelEncoder().fit(y)
+    classes = encoder.classes_
+    if len(classes) < 2:
+        raise ValueError(
+            f"{estimator_name} needs samples of at least 2 classes in "
+            f"the data, but the data contains only one class: {classes[0]!r}."
+        )
+    codes = encoder.transform(y)
+    if class_weight is not None:
+        sample_weight = sample_weight * compute_sample_weight(class_weight, y)
+    if len(classes) == 2:
+        values, loss, act = (
+            codes[:, None].astype(np.float64),
+            "log_loss_binary",
+            "sigmoid",
+        )
+    else:
+        values = np.eye(len(classes))[codes]
+        loss, act = "log_loss_multiclass", "softmax"
+    prepared = PreparedTargets(
+        values=values,
+        loss=loss,
+        output_activation=act,
+        sample_weight=sample_weight,
+        attrs={"classes_": classes, "n_outputs_": values.shape[1], "_kind": kind},
+        stratify=codes,
+    )
+    return prepared
+
+
+def target_scaling(Y, sample_weight):
+    """Weighted mean and standard deviation of each column of ``Y``, overflow-free.
+
+    Each column is divided by its largest magnitude first: the squares of
+    targets near 1e300 overflow float64, and their std came out inf (which
+    made every prediction -inf). A constant column gets exactly its value and
+    a scale of 0, so that it is predicted exactly.
+    """
+    top = np.max(np.abs(Y), axis=0)
+    top = np.where(top > 0, top, 1.0)
+    Z = Y / top
+    mean = np.average(Z, axis=0, weights=sample_weight)
+    scale = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=sample_weight))
+    constant = np.all(Y == Y[:1], axis=0)
+    mean = np.where(constant, Y[0], mean * top)
+    return mean, np.where(constant, 0.0, scale * top)
