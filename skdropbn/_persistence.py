@@ -610,6 +610,25 @@ _FITTED_ATTRIBUTES_OF = {
 
 def _check_estimator(est, path):
     """Parameters as ``fit`` checks them; for a fitted one, its network."""
+    name = type(est).__name__
+    state = vars(est)
+    _check_params(est, path)
+    if not _is_fitted(state, name, path):
+        return  # unfitted (a search's estimator parameter)
+    spec = _checked_spec(est._spec, f"the network description of a {name}", path)
+    _check_sizes(state, spec, name, path)
+    paths = _check_weights(est._weights, spec, name, path)
+    _check_layers(est._layers, est._weights, paths, spec, name, path)
+    _check_target_scaling(state, spec, name, path)
+    _check_outputs(state, spec, name, path)
+    _check_seed(state, name, path)
+    for attr, value in state.items():
+        if attr != "history_" and not _all_finite(value):
+            raise _bad_file(path, f"{attr} of a {name} holds non-finite values.")
+
+
+def _check_params(est, path):
+    """Every parameter present and valid; every other attribute a fitted one."""
     cls = type(est)
     name = cls.__name__
     state = vars(est)
@@ -624,16 +643,24 @@ def _check_estimator(est, path):
         est._validate_params()
     except ValueError as exc:  # InvalidParameterError
         raise _bad_file(path, f"a {name} has an invalid parameter: {exc}") from None
+
+
+def _is_fitted(state, name, path):
+    """Whether the estimator is fitted; a fitted one must hold all it reads."""
     fitted_keys = {"_spec", "_weights", "_layers"}
     present = fitted_keys & set(state)
     if not present:
-        return  # unfitted (a search's estimator parameter)
+        return False
     if present != fitted_keys:
         raise _bad_file(path, f"a {name} lacks {sorted(fitted_keys - present)}.")
     required = {*_FITTED_ATTRIBUTES, *_FITTED_ATTRIBUTES_OF.get(name, ())}
     if missing := sorted(required - set(state)):
         raise _bad_file(path, f"a fitted {name} lacks {missing}.")
-    spec = _checked_spec(est._spec, f"the network description of a {name}", path)
+    return True
+
+
+def _check_sizes(state, spec, name, path):
+    """``n_features_in_`` and ``n_outputs_`` are those of the network."""
     n_features = state.get("n_features_in_")
     if n_features != spec.n_features or type(n_features) is not int:
         raise _bad_file(
@@ -646,8 +673,10 @@ def _check_estimator(est, path):
             path, f"a {name} has n_outputs_={n_outputs!r}, its network "
             f"{spec.n_outputs}."
         )  # fmt: skip
-    paths = _check_weights(est._weights, spec, name, path)
-    _check_layers(est._layers, est._weights, paths, spec, name, path)
+
+
+def _check_target_scaling(state, spec, name, path):
+    """A regressor's ``y_mean_`` and ``y_scale_``: one float per output."""
     for attr in ("y_mean_", "y_scale_"):
         if attr in state:
             value = state[attr]
@@ -658,15 +687,14 @@ def _check_estimator(est, path):
             ):
                 raise _bad_file(path, f"{attr} of a {name} is malformed.")
     # 0 is a constant target's scale (predicted exactly).
-    if "y_scale_" in state and not np.all(est.y_scale_ >= 0):
+    if "y_scale_" in state and not np.all(state["y_scale_"] >= 0):
         raise _bad_file(path, f"y_scale_ of a {name} is negative.")
-    _check_outputs(state, spec, name, path)
+
+
+def _check_seed(state, name, path):
     seed = state.get("_mc_seed")
     if seed is not None and not (type(seed) is int and 0 <= seed < 2**63):
         raise _bad_file(path, f"the Monte-Carlo seed of a {name} is malformed.")
-    for attr, value in state.items():
-        if attr != "history_" and not _all_finite(value):
-            raise _bad_file(path, f"{attr} of a {name} holds non-finite values.")
 
 
 def _check_outputs(state, spec, name, path):
@@ -876,81 +904,123 @@ def _checked_member(members, name, expected, path):
 
 
 class _Decoder:
-    """Decode ``estimator.json`` of format version 1: arrays, scalars, containers."""
+    """Decode ``estimator.json`` of format version 1: arrays, scalars, containers.
+
+    A JSON object is a tagged value: ``{"__array__": key}``,
+    ``{"__tuple__": [...]}`` and so on, of at most two keys.
+    """
+
+    # The tags, in the order they are looked for.
+    _TAGS = (
+        "__array__",
+        "__object_array__",
+        "__scalar__",
+        "__tuple__",
+        "__dict__",
+        "__network_spec__",
+    )
 
     def __init__(self, arrays, path):
         self.arrays = arrays
         self.path = path
 
     def decode(self, value):
-        from skdropbn._network import NetworkSpec
-
+        """The value that ``value`` (parsed JSON) describes, checked."""
         if isinstance(value, _JSON_SCALARS):
             return value
         if isinstance(value, list):
             return [self.decode(v) for v in value]
-        if not isinstance(value, dict) or len(value) > 2:
-            raise _bad_file(self.path, f"unexpected value {str(value)[:80]!r}.")
-        if "__array__" in value:
-            key = value["__array__"]
-            if not isinstance(key, str) or key not in self.arrays:
-                raise _bad_file(self.path, f"array {str(key)[:40]!r} is missing.")
-            return self.arrays[key]
-        if "__object_array__" in value:
-            items = value["__object_array__"]
-            if not isinstance(items, list) or not all(
-                isinstance(v, _JSON_SCALARS) for v in items
-            ):
-                raise _bad_file(self.path, "an object array holds non-scalars.")
-            shape = value.get("shape")
-            if not (
-                isinstance(shape, list)
-                and all(type(n) is int and n >= 0 for n in shape)
-                and math.prod(shape) == len(items)
-            ):
-                raise _bad_file(self.path, "an object array has a malformed shape.")
-            out = np.empty(len(items), dtype=object)
-            out[:] = items
-            return out.reshape(shape)
-        if "__scalar__" in value:
-            dtype = value.get("dtype")
-            try:
-                dtype = np.dtype(dtype) if isinstance(dtype, str) else None
-            except TypeError:
-                dtype = None
-            scalar = value["__scalar__"]
-            if dtype is None or dtype.kind not in "biuf":
-                raise _bad_file(self.path, "a scalar has an unexpected dtype.")
-            if not isinstance(scalar, int | float) or isinstance(scalar, bool):
-                raise _bad_file(self.path, "a scalar is not a number.")
-            try:
-                with np.errstate(over="raise"):
-                    return dtype.type(scalar)
-            except (OverflowError, FloatingPointError, ValueError):
-                raise _bad_file(
-                    self.path, f"scalar {str(scalar)[:40]} does not fit {dtype}."
-                ) from None
-        if "__tuple__" in value:
-            items = value["__tuple__"]
-            if not isinstance(items, list):
-                raise _bad_file(self.path, "a tuple is not a list.")
-            return tuple(self.decode(v) for v in items)
-        if "__dict__" in value:
-            items = value["__dict__"]
-            if not isinstance(items, dict):
-                raise _bad_file(self.path, "a dict is not an object.")
-            return {str(k): self.decode(v) for k, v in items.items()}
-        if "__network_spec__" in value:
-            spec = value["__network_spec__"]
-            names = {f.name for f in fields(NetworkSpec)}
-            # Fields added later have defaults: files saved before still load.
-            required = {f.name for f in fields(NetworkSpec) if f.default is MISSING}
-            if not isinstance(spec, dict) or not required <= set(spec) <= names:
-                raise _bad_file(self.path, "the network description is incomplete.")
-            if not all(isinstance(v, _JSON_SCALARS) for v in spec.values()):
-                raise _bad_file(self.path, "the network description is not plain.")
-            return NetworkSpec(**spec)
+        tag = self._tag(value)
+        # Containers recurse here rather than in a helper, so that a level of
+        # nesting costs as many frames as it always has (RecursionError: too
+        # deeply nested).
+        if tag == "__tuple__":
+            return tuple(self.decode(v) for v in self._tuple_items(value))
+        if tag == "__dict__":
+            return {str(k): self.decode(v) for k, v in self._dict_items(value)}
+        return self._LEAVES[tag](self, value)
+
+    def _tag(self, value):
+        if isinstance(value, dict) and len(value) <= 2:
+            for tag in self._TAGS:
+                if tag in value:
+                    return tag
         raise _bad_file(self.path, f"unexpected value {str(value)[:80]!r}.")
+
+    def _tuple_items(self, value):
+        items = value["__tuple__"]
+        if not isinstance(items, list):
+            raise _bad_file(self.path, "a tuple is not a list.")
+        return items
+
+    def _dict_items(self, value):
+        items = value["__dict__"]
+        if not isinstance(items, dict):
+            raise _bad_file(self.path, "a dict is not an object.")
+        return items.items()
+
+    def _array(self, value):
+        key = value["__array__"]
+        if not isinstance(key, str) or key not in self.arrays:
+            raise _bad_file(self.path, f"array {str(key)[:40]!r} is missing.")
+        return self.arrays[key]
+
+    def _object_array(self, value):
+        items = value["__object_array__"]
+        if not isinstance(items, list) or not all(
+            isinstance(v, _JSON_SCALARS) for v in items
+        ):
+            raise _bad_file(self.path, "an object array holds non-scalars.")
+        shape = value.get("shape")
+        if not (
+            isinstance(shape, list)
+            and all(type(n) is int and n >= 0 for n in shape)
+            and math.prod(shape) == len(items)
+        ):
+            raise _bad_file(self.path, "an object array has a malformed shape.")
+        out = np.empty(len(items), dtype=object)
+        out[:] = items
+        return out.reshape(shape)
+
+    def _scalar(self, value):
+        dtype = value.get("dtype")
+        try:
+            dtype = np.dtype(dtype) if isinstance(dtype, str) else None
+        except TypeError:
+            dtype = None
+        scalar = value["__scalar__"]
+        if dtype is None or dtype.kind not in "biuf":
+            raise _bad_file(self.path, "a scalar has an unexpected dtype.")
+        if not isinstance(scalar, int | float) or isinstance(scalar, bool):
+            raise _bad_file(self.path, "a scalar is not a number.")
+        try:
+            with np.errstate(over="raise"):
+                return dtype.type(scalar)
+        except (OverflowError, FloatingPointError, ValueError):
+            raise _bad_file(
+                self.path, f"scalar {str(scalar)[:40]} does not fit {dtype}."
+            ) from None
+
+    def _network_spec(self, value):
+        from skdropbn._network import NetworkSpec
+
+        spec = value["__network_spec__"]
+        names = {f.name for f in fields(NetworkSpec)}
+        # Fields added later have defaults: files saved before still load.
+        required = {f.name for f in fields(NetworkSpec) if f.default is MISSING}
+        if not isinstance(spec, dict) or not required <= set(spec) <= names:
+            raise _bad_file(self.path, "the network description is incomplete.")
+        if not all(isinstance(v, _JSON_SCALARS) for v in spec.values()):
+            raise _bad_file(self.path, "the network description is not plain.")
+        return NetworkSpec(**spec)
+
+    # The tags that hold no nested values, and their decoders.
+    _LEAVES = {
+        "__array__": _array,
+        "__object_array__": _object_array,
+        "__scalar__": _scalar,
+        "__network_spec__": _network_spec,
+    }
 
 
 def _check_attribute_name(cls, name, path):
@@ -982,7 +1052,29 @@ def _read_npz(data, path):
 
 
 def _load_v1(members, path):
+    """The estimator in a file of format version 1 (members read and checked)."""
     manifest = _parse_json(members[_MANIFEST], _MANIFEST, path)
+    cls = _manifest_class(manifest, path)
+    content, arrays = _read_content(members, manifest, path)
+    params, attributes = _params_and_attributes(content, cls, path)
+    # Parameters added after a file was saved take the value that gives the
+    # network it was saved with, not today's default.
+    estimator = cls(**{**_ADDED_PARAMS, **params})
+    decoder = _Decoder(arrays, path)
+    for name, value in attributes.items():
+        _check_attribute_name(cls, name, path)
+        try:
+            decoded = decoder.decode(value)
+        except RecursionError:
+            raise _bad_file(path, f"attribute {name} is nested too deeply.") from None
+        setattr(estimator, name, decoded)
+    if "_layers" not in attributes or "_weights" not in attributes:
+        raise _bad_file(path, "it holds no fitted network.")
+    return estimator
+
+
+def _manifest_class(manifest, path):
+    """The estimator class the manifest names, once its format is checked."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise _bad_file(path, f"its manifest does not name the {FORMAT_NAME} format.")
     _check_format_version(
@@ -998,6 +1090,11 @@ def _load_v1(members, path):
             path, f"class {str(class_name)[:80]!r} is not a skdropbn estimator "
             f"(expected one of {sorted(classes)})."
         )  # fmt: skip
+    return cls
+
+
+def _read_content(members, manifest, path):
+    """``estimator.json`` parsed and ``arrays.npz`` read, both as the manifest lists."""
     expected = manifest.get("members")
     if not isinstance(expected, dict):
         raise _bad_file(path, "the manifest lists no members.")
@@ -1005,7 +1102,11 @@ def _load_v1(members, path):
     raw_arrays = _checked_member(members, _ARRAYS, expected, path)
     content = _parse_json(raw_content, _ESTIMATOR, path)
     arrays = _read_npz(raw_arrays, path)
+    return content, arrays
 
+
+def _params_and_attributes(content, cls, path):
+    """The two parts of ``estimator.json``; the parameters, checked."""
     if not isinstance(content, dict):
         raise _bad_file(path, f"{_ESTIMATOR} is not an object.")
     params, attributes = content.get("params"), content.get("attributes")
@@ -1019,18 +1120,4 @@ def _load_v1(members, path):
         )
     if not all(isinstance(v, _JSON_SCALARS) for v in params.values()):
         raise _bad_file(path, "a parameter is not a plain value.")
-
-    # Parameters added after a file was saved take the value that gives the
-    # network it was saved with, not today's default.
-    estimator = cls(**{**_ADDED_PARAMS, **params})
-    decoder = _Decoder(arrays, path)
-    for name, value in attributes.items():
-        _check_attribute_name(cls, name, path)
-        try:
-            decoded = decoder.decode(value)
-        except RecursionError:
-            raise _bad_file(path, f"attribute {name} is nested too deeply.") from None
-        setattr(estimator, name, decoded)
-    if "_layers" not in attributes or "_weights" not in attributes:
-        raise _bad_file(path, "it holds no fitted network.")
-    return estimator
+    return params, attributes
