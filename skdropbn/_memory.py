@@ -10,6 +10,7 @@ available is refused before anything is allocated, instead of being killed
 by the operating system halfway (with the rest of the machine's memory).
 """
 
+import math
 import os
 
 # Peak RSS of a fit over the float32 weights' bytes, rounded up from the
@@ -20,20 +21,7 @@ FIT_MEMORY_FACTOR = 10
 
 def n_weights(spec):
     """Number of values in the network described by ``spec`` (a NetworkSpec)."""
-    from skdropbn._spec import EMBEDDING_DIM, EMBEDDING_FREQUENCIES
-
-    n, total = spec.n_features, 0
-    if spec.input_batch_norm:
-        total += 4 * n
-    if spec.feature_embedding == "periodic":
-        k, dim = EMBEDDING_FREQUENCIES, EMBEDDING_DIM
-        total += n * (2 + k) + 2 * k * dim + dim
-        n *= dim + 1
-    for _ in range(spec.n_layers):
-        total += n * spec.units + (4 if spec.batch_norm else 0) * spec.units
-        total += 0 if spec.batch_norm == "before" else spec.units
-        n = spec.units
-    return total + n * spec.n_outputs + spec.n_outputs
+    return sum(math.prod(shape) for _, shape in spec.iter_weight_shapes())
 
 
 def fit_bytes(spec, n_samples):

@@ -53,3 +53,41 @@ class NetworkSpec:
         dropout compiles once per depth, not once per rate.
         """
         return replace(self, dropout=0.5 if self.dropout > 0 else 0.0)
+
+    def weight_shapes(self):
+        """``[(path, shape)]`` of the network's Keras weights, in Keras's order.
+
+        What ``skdropbn._keras.network.build_network(spec).weights`` holds
+        (a test checks it), computed without Keras: each layer's trainable
+        weights, then its non-trainable ones. The memory estimate counts these,
+        and ``load`` checks a file's weights against them.
+        """
+        return list(self.iter_weight_shapes())
+
+    def iter_weight_shapes(self):
+        """``weight_shapes`` one at a time (for a count in constant memory)."""
+        width = self.n_features
+        if self.input_batch_norm:
+            yield from _batch_norm_shapes("input_batch_norm", width)
+        if self.feature_embedding == "periodic":
+            k, dim = EMBEDDING_FREQUENCIES, EMBEDDING_DIM
+            yield "embedding/frequencies", (width, k)
+            yield "embedding/kernel", (2 * k, dim)
+            yield "embedding/bias", (dim,)
+            yield "embedding/weight", (width,)
+            yield "embedding/shift", (width,)
+            width *= dim + 1
+        for i in range(self.n_layers):
+            yield f"dense_{i}/kernel", (width, self.units)
+            if self.batch_norm != "before":  # "before": batch norm's beta instead
+                yield f"dense_{i}/bias", (self.units,)
+            if self.batch_norm is not None:
+                yield from _batch_norm_shapes(f"batch_norm_{i}", self.units)
+            width = self.units
+        yield "output/kernel", (width, self.n_outputs)
+        yield "output/bias", (self.n_outputs,)
+
+
+def _batch_norm_shapes(name, width):
+    for part in ("gamma", "beta", "moving_mean", "moving_variance"):
+        yield f"{name}/{part}", (width,)

@@ -27,7 +27,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import skdropbn
 from skdropbn import DropBNClassifier, DropBNRegressor
-from skdropbn._persistence import weight_shapes
 
 DATA = Path(__file__).parent / "data"
 # Small fits of one architecture: the compiled training step is shared.
@@ -286,7 +285,7 @@ def test_weight_shapes_are_those_keras_builds():
             3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding
         )
         built = [(w.path, tuple(w.shape)) for w in build_network(spec).weights]
-        assert weight_shapes(spec) == built
+        assert spec.weight_shapes() == built
 
 
 def test_loading_imports_no_backend_and_predicts(models, files, tmp_path):
