@@ -161,7 +161,7 @@ def _callers(est, model, others, X, lesson, big):
             k: (lambda o=o: o.predict(X))
             for k, o in others.items()
             # On many rows the Keras wrappers are model.predict; the float64
-            # MLP on the lesson's net would take ~20 s.
+            # MLP on the lesson's net took ~20 s a call when tried.
             if not (big and k in ("scikeras", "keras.wrappers"))
             and not (big and lesson and k == "MLPRegressor")
         },

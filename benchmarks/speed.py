@@ -7,6 +7,10 @@ Run from the repository root::
     KERAS_BACKEND=jax python benchmarks/speed.py
     python benchmarks/speed.py --report-only benchmarks/results/speed-tensorflow.json
 
+(The times are those of this project's 2-core machine when quiet: a full
+run took 532 s on 2026-12-01; with another tenant's load of 3-5 a
+``--quick`` run took 12.7 minutes on 2026-12-02.)
+
 Everything runs in this one process, side by side, on the same data and the
 same architecture. The figures (with the machine, the versions, the settings
 and the samples behind each median) are written as JSON to
@@ -80,7 +84,7 @@ Predict latency
     scikeras' and ``keras.wrappers``' ``predict`` (up to 1,000 rows: beyond,
     they are ``model.predict``) and ``MLPRegressor``'s (same hidden sizes,
     float64, fitted for 5 iterations; not on the lesson's net beyond 1,000
-    rows, where it takes ~20 s). Repeats: up to 200 on one row, within
+    rows, where it took ~20 s a call when tried). Repeats: up to 200 on one row, within
     a time budget per measurement, after a warm-up call. Also the largest
     difference between skdropbn's ``predict`` (NumPy) and ``model_.predict``
     on the original target scale, relative to the target's standard
