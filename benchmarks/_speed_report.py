@@ -78,6 +78,10 @@ def rates(gflops):
     return ", ".join(f"{k} {v:.1f}" for k, v in gflops.items())
 
 
+def load_text(load):
+    return "unknown" if load is None else " ".join(f"{v:.2f}" for v in load)
+
+
 def net_shape(net):
     return f"{net['n_layers']} x {net['units']}"
 
@@ -99,8 +103,8 @@ def header(results):
             date=machine["date"][:16].replace("T", " "),
             cores=machine["cores"],
             cpu=machine["cpu"],
-            start=" ".join(f"{v:.2f}" for v in load["start"] or ["?"]),
-            end=" ".join(f"{v:.2f}" for v in load["end"] or ["?"]),
+            start=load_text(load["start"]),
+            end=load_text(load["end"]),
         ),
         "",
         f"Python {machine['python']}, {versions}",
