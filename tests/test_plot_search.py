@@ -84,6 +84,22 @@ def test_heatmap_needs_exactly_two_varied_parameters():
         SearchResultsDisplay.from_search(three, x="alpha")
 
 
+def test_heatmap_rejects_one_parameter_on_both_axes():
+    two = ridge_search({"alpha": [0.1, 1.0], "fit_intercept": [True, False]})
+    with pytest.raises(ValueError, match="x and y are the same parameter 'alpha'"):
+        SearchResultsDisplay.from_search(two, x="alpha", y="alpha")
+
+
+def test_heatmap_colour_bar_names_a_single_scorer():
+    search = ridge_search(
+        {"alpha": [0.1, 1.0], "fit_intercept": [True, False]},
+        scoring="neg_mean_absolute_error",
+    )
+    display = SearchResultsDisplay.from_search(search)
+    assert display.score_name == "mean test neg mean absolute error"
+    assert display.colorbar_.ax.get_ylabel() == display.score_name
+
+
 def test_heatmap_cells_take_the_best_over_other_parameters():
     search = ridge_search(
         {"alpha": [0.1, 100.0], "fit_intercept": [True, False], "tol": [1e-4, 1e-3]}

@@ -3,13 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from skdropbn._plot import _cv_results
 from skdropbn._plot._common import _axes, _pyplot
-from skdropbn._plot._cv_results import (
-    _distinct,
-    _index,
-    _param_columns,
-    _resolve_param,
-)
 
 
 class SearchResultsDisplay:
@@ -184,66 +179,12 @@ class SearchResultsDisplay:
         _pyplot(f"{cls.__name__}.from_search")
         check_is_fitted(search, "cv_results_")
         results = search.cv_results_
-        names = _param_columns(results)
-
-        def column(name):
-            col = results[f"param_{name}"]
-            return np.ma.getmaskarray(col), list(np.ma.getdata(col))
-
-        if x is None and y is None:
-            varied = []
-            for name in names:
-                masked, values = column(name)
-                if len(_distinct(v for v, m in zip(values, masked) if not m)) > 1:
-                    varied.append(name)
-            if len(varied) != 2:
-                raise ValueError(
-                    f"The search varies {len(varied)} parameter(s) {varied}, not "
-                    "two; pass x= and y= to choose the two to show."
-                )
-            x, y = varied
-        elif x is None or y is None:
-            raise ValueError("Pass both x and y, or neither.")
-        else:
-            x, y = _resolve_param(x, names), _resolve_param(y, names)
-            if x == y:
-                raise ValueError(f"x and y are the same parameter {x!r}.")
-
-        if metric is None:
-            refit = getattr(search, "refit", True)
-            metric = refit if isinstance(refit, str) else "score"
-        key = f"mean_test_{metric}"
-        if key not in results:
-            metrics = sorted(
-                k[len("mean_test_") :] for k in results if k.startswith("mean_test_")
-            )
-            raise ValueError(
-                f"metric={metric!r} is not in cv_results_; choose one of {metrics}."
-            )
-        mean = np.asarray(results[key], dtype=float)
-
-        x_mask, x_col = column(x)
-        y_mask, y_col = column(y)
-        keep = [i for i in range(len(mean)) if not (x_mask[i] or y_mask[i])]
-        x_values = _distinct(x_col[i] for i in keep)
-        y_values = _distinct(y_col[i] for i in keep)
-        scores = np.full((len(y_values), len(x_values)), np.nan)
-        for i in keep:
-            cell = _index(y_values, y_col[i]), _index(x_values, x_col[i])
-            if not np.isnan(mean[i]) and not mean[i] <= scores[cell]:
-                scores[cell] = mean[i]
-
-        best_cell = None
-        best_index = getattr(search, "best_index_", None)
-        if best_index is not None and best_index in keep:
-            best_cell = (
-                _index(y_values, y_col[best_index]),
-                _index(x_values, x_col[best_index]),
-            )
-        scoring = search.scoring if isinstance(search.scoring, str) else None
-        if metric != "score":
-            scoring = metric
-        score_name = "mean test " + (scoring.replace("_", " ") if scoring else "score")
+        x, y = _cv_results._axis_params(results, x, y)
+        metric, mean = _cv_results._mean_test_scores(search, metric)
+        scores, x_values, y_values, best_cell = _cv_results._score_cells(
+            results, mean, x, y, getattr(search, "best_index_", None)
+        )
+        score_name = _cv_results._score_name(search.scoring, metric)
         display = cls(
             scores=scores, x_values=x_values, y_values=y_values, x_name=x,
             y_name=y, best_cell=best_cell, score_name=score_name,
