@@ -3,7 +3,6 @@
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
@@ -285,6 +284,12 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
                 ),
                 reset,
             )
+        # Imported here, not at the top: sklearn.preprocessing (which in
+        # scikit-learn 1.9 imports sklearn.callback and rich) was 120 of the
+        # 148 ms that `import skdropbn` added to numpy + sklearn.base
+        # (benchmarks/import_time.py; python -X importtime).
+        from sklearn.preprocessing import LabelEncoder
+
         encoder = LabelEncoder().fit(y)
         classes = encoder.classes_
         if len(classes) < 2:

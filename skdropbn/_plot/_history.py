@@ -1,6 +1,5 @@
 """``TrainingHistoryDisplay``: training and validation loss per epoch of a fit."""
 
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from skdropbn import _fixes
@@ -14,6 +13,11 @@ def _fitted_dropbn(estimator):
     ``estimator`` may be a DropBN estimator, a pipeline whose last step is
     one, or a fitted search (its ``best_estimator_``), nested in any order.
     """
+    # Imported here, not at the top: sklearn.pipeline was 9 ms of what
+    # `import skdropbn` added to numpy + sklearn.base, for a display that
+    # needs matplotlib anyway (benchmarks/import_time.py; python -X importtime).
+    from sklearn.pipeline import Pipeline
+
     obj = estimator
     while True:
         if isinstance(obj, _fixes.base_search_cv()):
