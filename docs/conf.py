@@ -182,6 +182,14 @@ BENCHMARK_SECTIONS = {
             "better); *extra memory* is what the fit needs beyond ``X`` itself.",
             "notes",
         ),
+        (
+            "import-time.md",
+            "Import time",
+            "What ``import skdropbn`` adds to ``import numpy, sklearn.base``, "
+            "median of fresh interpreters (lower is better; the target is at "
+            "most 60 ms), and the largest imports of other packages it makes.",
+            "notes",
+        ),
     ],
     "Reliability and saved files": [
         (

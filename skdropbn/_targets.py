@@ -9,7 +9,6 @@ shared ``fit`` gets a ``PreparedTargets``.
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
@@ -45,6 +44,12 @@ def classification_targets(y, sample_weight, class_weight, estimator_name):
             sample_weight=sample_weight,
             attrs={**attrs, "n_outputs_": Y.shape[1]},
         )
+    # Imported here, not at the top: sklearn.preprocessing (which in
+    # scikit-learn 1.9 imports sklearn.callback and rich) was 120 of the
+    # 148 ms that `import skdropbn` added to numpy + sklearn.base
+    # (benchmarks/import_time.py; python -X importtime).
+    from sklearn.preprocessing import LabelEncoder
+
     encoder = LabelEncoder().fit(y)
     classes = encoder.classes_
     if len(classes) < 2:

@@ -8,7 +8,7 @@ the suite short; they pass under JAX too.
 
 The site is built with Sphinx, warnings as errors, without running the
 examples (``-D plot_gallery=0``): their fits would double the suite's time,
-and what they draw is tested in test_plot.py. The user guide's figures are
+and what they draw is tested in test_plot_*.py. The user guide's figures are
 the images shipped in ``docs/images`` (see docs/conf.py). The full build,
 which runs the examples, is ``sphinx-build -W -b html docs docs/_build/html``.
 """
