@@ -12,8 +12,9 @@ from skdropbn._spec import NetworkSpec
 
 def _weights(model):
     # Not model.get_weights(): under JAX it trips NumPy 2.4's copy-keyword
-    # deprecation inside Keras 3.15.
-    return [np.asarray(v.value) for v in model.weights]
+    # deprecation inside Keras 3.15 (and torch's trainable tensors need a
+    # detach first, which to_numpy does).
+    return [to_numpy(v) for v in model.weights]
 
 
 # How far the compiled steps may be from Keras's own, and why. The same
@@ -41,10 +42,10 @@ def _keras_steps(keras, est, X, y, optimizer, steps, momentum=None):
     reference.set_weights(_weights(est.model_))
     reference.compile(optimizer=optimizer, loss="mse")
     target = ((y - est.y_mean_) / est.y_scale_).reshape(-1, 1).astype(np.float32)
-    average = [np.asarray(v.value) for v in reference.trainable_weights]
+    average = [to_numpy(v) for v in reference.trainable_weights]
     for _ in range(steps):
         reference.train_on_batch(X.astype(np.float32), target)
-        step = [np.asarray(v.value) for v in reference.trainable_weights]
+        step = [to_numpy(v) for v in reference.trainable_weights]
         if momentum is not None:
             average = [momentum * a + (1 - momentum) * w for a, w in zip(average, step)]
     return reference, average, step
@@ -114,7 +115,7 @@ def test_kept_weights_are_the_moving_average_of_the_steps():
     )
 
     est.set_params(warm_start=True, epochs=3, ema_momentum=0.5).fit(X, y)
-    ours = [np.asarray(v.value) for v in est.model_.trainable_weights]
+    ours = [to_numpy(v) for v in est.model_.trainable_weights]
     for a, b, step in zip(ours, expected, last):
         np.testing.assert_allclose(a, b, rtol=SGD_RTOL, atol=SGD_ATOL)
         # The average is not the last step (where the steps moved the weight).
@@ -125,7 +126,7 @@ def test_kept_weights_are_the_moving_average_of_the_steps():
     assert sum(np.count_nonzero(np.abs(s - b) > 1e-3) for s, b in zip(last, expected))
     for a, b in zip(est.model_.non_trainable_weights, reference.non_trainable_weights):
         np.testing.assert_allclose(
-            np.asarray(a.value), np.asarray(b.value), rtol=SGD_RTOL, atol=SGD_ATOL
+            to_numpy(a), to_numpy(b), rtol=SGD_RTOL, atol=SGD_ATOL
         )
 
 
@@ -213,7 +214,6 @@ def test_one_compiled_trainer_serves_every_dropout_rate():
 def test_training_tensors_share_one_float32_copy_of_x():
     # fit copies X once: rows are gathered into an aligned float32 buffer,
     # zero-padded, which the backend tensor then uses in place.
-    from keras import ops
 
     from skdropbn._data import _gather
 
@@ -227,7 +227,7 @@ def test_training_tensors_share_one_float32_copy_of_x():
 
     tensor = _keras.share_tensor(buffer)
     buffer[0, 0] = -1.0  # (never done in fit: shows the memory is shared)
-    assert float(ops.convert_to_numpy(tensor)[0, 0]) == -1.0
+    assert float(to_numpy(tensor)[0, 0]) == -1.0
 
 
 def test_an_epoch_is_split_into_equal_batches():
@@ -277,6 +277,6 @@ def test_validation_loss_is_the_epochs_weights_loss_and_absent_without_rows():
                 assert val_loss is None
                 continue
             model = _keras.model_from_weights(spec, t.weights())
-            pred = np.asarray(model(X[val_idx].astype(np.float32), training=False))
+            pred = to_numpy(model(X[val_idx].astype(np.float32), training=False))
             expected = np.mean((pred - Y[val_idx]) ** 2)
             np.testing.assert_allclose(val_loss, expected, rtol=1e-5)

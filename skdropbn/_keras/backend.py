@@ -22,6 +22,7 @@ from contextlib import contextmanager
 BACKENDS = {
     "tensorflow": "skdropbn._keras.trainer_tensorflow",
     "jax": "skdropbn._keras.trainer_jax",
+    "torch": "skdropbn._keras.trainer_torch",
 }
 
 # whatever TF_CPP_MIN_LOG_LEVEL says (measured with TensorFlow 2.21: levels 1

@@ -168,4 +168,6 @@ def to_numpy(variable):
     warns about Keras 3.15 variables' own ``__array__``.
     """
     value = getattr(variable, "value", variable)  # a tf.Tensor or jax.Array
+    if hasattr(value, "detach"):  # a torch.Tensor, perhaps a trainable Parameter
+        value = value.detach()
     return np.array(value.numpy() if hasattr(value, "numpy") else value)
