@@ -21,7 +21,8 @@ class Terminal(io.StringIO):
 def fit(verbose, **params):
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
-    params = {"n_layers": 1, "units": 8, "epochs": 4, "early_stopping": False, **params}
+    params = {"n_layers": 1, "units": 8, "epochs": 4, "early_stopping": False,
+              "random_state": 0, **params}  # fmt: skip
     return DropBNRegressor(**params, verbose=verbose).fit(X, y)
 
 
@@ -51,6 +52,7 @@ def test_in_a_log_one_line_per_fit(capsys):
 
 
 def test_early_stopping_names_the_epoch_kept(capsys):
+    # (random_state=0 stops at epoch 147 on every backend; some seeds run all 200.)
     est = fit(1, early_stopping=True, epochs=200, n_iter_no_change=3)
     lines = capsys.readouterr().out.splitlines()
     assert est.n_iter_ < 200
