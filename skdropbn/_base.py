@@ -84,6 +84,10 @@ class _BaseDropBN(BaseEstimator):
         """Network targets for ``y``, as a ``PreparedTargets``."""
         raise NotImplementedError
 
+    def _prepare_partial_targets(self, y, sample_weight, classes, fitted):
+        """Network targets for one ``partial_fit`` call's ``y``."""
+        raise NotImplementedError
+
     # -- fitting ---------------------------------------------------------------
     def _resolved_batch_norm(self):
         if self.batch_norm is True:
@@ -109,24 +113,31 @@ class _BaseDropBN(BaseEstimator):
         return int(self.batch_size)
 
     def _fit(self, X, y, sample_weight):
+        return self._unchanged_on_error(self._fit_network, X, y, sample_weight)
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        return self._unchanged_on_error(
+            self._partial_fit_network, X, y, sample_weight, classes
+        )
+
+    def _unchanged_on_error(self, method, *args):
         # A fit that raises (bad input, divergence, Ctrl-C) leaves the
         # estimator exactly as it was: validate_data would otherwise already
         # have replaced n_features_in_ and feature_names_in_ of the last fit.
         state = dict(self.__dict__)
         try:
-            return self._fit_network(X, y, sample_weight)
+            return method(*args)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
 
-    def _fit_network(self, X, y, sample_weight):
-        warm = self.warm_start and hasattr(self, "_weights")
+    def _validated(self, X, y, sample_weight, reset):
         X, y = validate_data(
             self,
             X,
             y,
-            reset=not warm,
+            reset=reset,
             dtype=[np.float64, np.float32],
             **self._y_validation(y),
         )
@@ -134,6 +145,33 @@ class _BaseDropBN(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        return X, y, sample_weight
+
+    def _network_spec(self, n_features, prepared, embedding, previous, why):
+        """The network the parameters describe; ``previous``'s, or an error."""
+        spec = NetworkSpec(
+            n_features=n_features,
+            n_outputs=prepared.values.shape[1],
+            n_layers=self.n_layers,
+            units=self.units,
+            dropout=float(self.dropout),
+            batch_norm=self._resolved_batch_norm(),
+            input_batch_norm=bool(self.input_batch_norm),
+            activation=self.activation,
+            output_activation=prepared.output_activation,
+            feature_embedding=embedding,
+        )
+        if previous is not None and spec != previous:
+            raise ValueError(
+                f"{why} needs the architecture of the previous fit; it changed "
+                f"from {previous} to {spec}. Fit a new network with fit (and "
+                "warm_start=False)."
+            )
+        return spec
+
+    def _fit_network(self, X, y, sample_weight):
+        warm = self.warm_start and hasattr(self, "_weights")
+        X, y, sample_weight = self._validated(X, y, sample_weight, reset=not warm)
         prepared = self._prepare_targets(y, sample_weight, reset=not warm)
         targets, sample_weight = prepared.values, prepared.sample_weight
         n_samples = X.shape[0]
@@ -152,24 +190,13 @@ class _BaseDropBN(BaseEstimator):
             n_samples, prepared.stratify, split_seed, sample_weight
         )
 
-        spec = NetworkSpec(
-            n_features=X.shape[1],
-            n_outputs=targets.shape[1],
-            n_layers=self.n_layers,
-            units=self.units,
-            dropout=float(self.dropout),
-            batch_norm=self._resolved_batch_norm(),
-            input_batch_norm=bool(self.input_batch_norm),
-            activation=self.activation,
-            output_activation=prepared.output_activation,
-            feature_embedding=self._resolved_embedding(n_samples, warm),
+        spec = self._network_spec(
+            X.shape[1],
+            prepared,
+            self._resolved_embedding(n_samples, warm),
+            self._spec if warm else None,
+            "warm_start=True",
         )
-        if warm and spec != self._spec:
-            raise ValueError(
-                "warm_start=True needs the architecture of the previous fit; "
-                f"it changed from {self._spec} to {spec}. Set warm_start=False "
-                "to fit a new network."
-            )
         batch_size = _data.equal_batch_size(
             len(train_idx), self._batch_size(len(train_idx))
         )
@@ -218,14 +245,9 @@ class _BaseDropBN(BaseEstimator):
             weights, paths = trainer.weights(), trainer.paths
         del trainer  # a wide network's trainer is not pooled: free it now
 
-        for name, value in prepared.attrs.items():
-            setattr(self, name, value)
-        self._spec = spec
-        # model_ is built from _weights when first asked for: a fit itself
-        # never builds a Keras model.
-        self.__dict__.pop("_model", None)
-        self._weights = weights
-        self._layers = _inference.export_layers(weights, paths, spec)
+        self._set_network(prepared, spec, weights, paths)
+        for name in ("_train_state", "_stream", "_incremental"):  # partial_fit's
+            self.__dict__.pop(name, None)
         self.history_ = history
         self.n_iter_ = len(history["loss"])
         self.best_epoch_ = best_epoch
@@ -234,6 +256,114 @@ class _BaseDropBN(BaseEstimator):
         if val_idx is not None:
             self._calibrate(X[val_idx], targets[val_idx], sample_weight[val_idx])
         return self
+
+    def _set_network(self, prepared, spec, weights, paths):
+        for name, value in prepared.attrs.items():
+            setattr(self, name, value)
+        self._spec = spec
+        # model_ is built from _weights when first asked for: a fit itself
+        # never builds a Keras model.
+        self.__dict__.pop("_model", None)
+        self._weights = weights
+        self._layers = _inference.export_layers(weights, paths, spec)
+
+    def _partial_fit_network(self, X, y, sample_weight, classes):
+        fitted = "_weights" in self.__dict__
+        X, y, sample_weight = self._validated(X, y, sample_weight, reset=not fitted)
+        prepared = self._prepare_partial_targets(y, sample_weight, classes, fitted)
+        if fitted:
+            spec = self._network_spec(
+                X.shape[1], prepared, self._spec.feature_embedding, self._spec,
+                "partial_fit",
+            )  # fmt: skip
+        else:
+            # "auto" decides on the first call's rows: the rows to come are
+            # unknown then.
+            spec = self._network_spec(
+                X.shape[1], prepared, self._resolved_embedding(len(X), False),
+                None, "",
+            )  # fmt: skip
+        _memory.check_fit_fits_in_memory(spec, len(X), type(self).__name__)
+        run = self.__dict__.get("_incremental")
+        if run is None:  # the first call, or the first after fit
+            run = self._start_incremental(len(X))
+        key = _keras.TrainerKey(
+            spec.architecture(),
+            prepared.loss,
+            self.optimizer,
+            float(self.weight_decay),
+            run["batch_size"],
+            averaging=run["ema_momentum"] > 0,
+        )
+        config = _keras.FitConfig(
+            self.learning_rate, run["dropout_seed"], spec.dropout, run["ema_momentum"]
+        )
+        n_passes = getattr(self, "n_iter_", 0)
+        rng = np.random.RandomState([run["shuffle_seed"], n_passes])
+        stream = self.__dict__.get("_stream") or _keras.Stream(
+            self.__dict__.get("_train_state")
+        )
+        with _keras.checkout_trainer(key, stream) as trainer:
+            if stream.resident_in(trainer):  # the last call's state, in place
+                trainer.configure(config)
+            elif stream.saved is not None:
+                trainer.resume(stream.saved, config)
+            elif fitted:  # after fit (or a failed call): its weights, a new optimizer
+                trainer.load(self._weights, config)
+            else:
+                stats = _data.feature_statistics(X) if spec.feature_embedding else ()
+                trainer.load(trainer.initial_weights(run["init_seed"], *stats), config)
+            try:
+                loss = _training.train_pass(
+                    trainer, X, prepared.values, prepared.sample_weight, rng
+                )
+            except FloatingPointError as exc:
+                raise ValueError(
+                    f"{exc} The estimator was left as it was before this call. "
+                    "Lower learning_rate, or scale X and y."
+                ) from None
+            weights, paths = trainer.current_weights(), trainer.paths
+        del trainer
+
+        self._set_network(prepared, spec, weights, paths)
+        self.__dict__.pop("_train_state", None)  # now in the stream
+        self._stream = stream
+        self._incremental = run
+        history = getattr(self, "history_", {})
+        self.history_ = {
+            "loss": [*history.get("loss", []), loss],
+            "learning_rate": [
+                *history.get("learning_rate", []), float(self.learning_rate),
+            ],
+        }  # fmt: skip
+        self.n_iter_ = n_passes + 1
+        self.best_epoch_ = None
+        self.loss_ = loss
+        # Calibrated on a fit's held-out rows, for weights partial_fit changed.
+        self.__dict__.pop("_std_calibration", None)
+        return self
+
+    def _start_incremental(self, n_samples):
+        """What a run of ``partial_fit`` calls keeps fixed from its first call."""
+        seeds = _as_seed_source(self.random_state)
+        init_seed, dropout_seed, _, shuffle_seed, mc_seed = (
+            int(s) for s in seeds.randint(0, 2**31 - 1, size=5)
+        )
+        if not hasattr(self, "_mc_seed"):
+            self._mc_seed = mc_seed
+        # A stream's size is unknown: "auto" means the lesson's 256 rows, and
+        # every batch has that many (a smaller call's rows are drawn again).
+        batch_size = 256 if self.batch_size == "auto" else int(self.batch_size)
+        momentum = self.ema_momentum
+        if momentum == "auto":  # average over about one call's steps
+            momentum = 1.0 - 1.0 / math.ceil(n_samples / batch_size)
+        return {
+            "batch_size": batch_size,
+            "ema_momentum": float(momentum),
+            "init_seed": init_seed,
+            "dropout_seed": dropout_seed,
+            "shuffle_seed": shuffle_seed,
+        }
 
     def _callbacks(self):
         """The training loop's callbacks for this estimator's parameters."""
@@ -355,6 +485,10 @@ class _BaseDropBN(BaseEstimator):
         # A copy: Python 3.11's object.__getstate__ returns __dict__ itself.
         state = dict(super().__getstate__())
         state.pop("_model", None)
+        # partial_fit's training state, wherever it is now, as NumPy arrays.
+        stream = state.pop("_stream", None)
+        if stream is not None and (saved := stream.current()) is not None:
+            state["_train_state"] = saved
         # The network description as a plain dict: the state then holds only
         # builtin and NumPy types, so a skops file (skdropbn.save, MLflow)
         # asks its reader to trust no type but the estimator's own.

@@ -255,6 +255,70 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         """
         return self._fit(X, y, sample_weight)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the network with one pass over the given rows.
+
+        As :meth:`DropBNRegressor.partial_fit`: the first call builds the
+        network and fixes the embedding's statistics, each call runs one
+        pass with no early stopping, and the optimizer's state carries over.
+        The first call must name every class of the stream in ``classes``
+        (a call may hold only some of them), as scikit-learn's
+        ``partial_fit`` methods require; for multilabel targets the columns
+        are the classes. ``class_weight="balanced"`` needs all the labels at
+        once and is refused; a dict works.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data of this call.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call (unless ``y`` is a
+            multilabel indicator), optional and checked afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this call's rows, relative to each other.
+
+        Returns
+        -------
+        self : DropBNClassifier
+            The updated estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from skdropbn import DropBNClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = DropBNClassifier(n_layers=1, units=8, random_state=0)
+        >>> clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2]).classes_
+        array([0, 1, 2])
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def _prepare_partial_targets(self, y, sample_weight, classes, fitted):
+        if isinstance(self.class_weight, str):  # "balanced"
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: it "
+                "needs every label at once. Pass a dict instead, e.g. from "
+                "sklearn.utils.class_weight.compute_class_weight on all labels."
+            )
+        from sklearn.utils.multiclass import unique_labels
+
+        given = None if classes is None else unique_labels(classes)
+        if fitted:
+            if given is not None and not np.array_equal(given, self.classes_):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on the first "
+                    f"call to partial_fit or fit, was: {self.classes_!r}."
+                )
+            given = None if self._kind == "multilabel-indicator" else self.classes_
+        elif given is None and self._y_validation(y)["multi_output"] is False:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return _targets.stream_classification_targets(
+            y, sample_weight, self.class_weight, given, type(self).__name__
+        )
+
     def _y_validation(self, y):
         # A 2-D y is a multilabel indicator matrix; a column vector is
         # raveled with scikit-learn's DataConversionWarning.

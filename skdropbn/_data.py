@@ -72,6 +72,30 @@ def training_data(X, targets, sample_weight, train_idx, val_idx, batch_size):
     )
 
 
+def batch_data(X, targets, sample_weight, batches):
+    """Each row of ``batches`` (row indices) as a one-batch ``TrainingData``.
+
+    For ``partial_fit``: every batch is its own tensors of exactly
+    ``batches.shape[1]`` rows, so that the compiled epoch sees the same
+    shapes whatever the number of rows a call passes, and compiles once
+    for a whole stream. ``sample_weight`` is scaled to mean 1 over the rows
+    passed (in float64, as in ``training_data``); there are no validation
+    rows.
+    """
+    sample_weight = sample_weight / sample_weight.mean()
+    share = _keras.share_tensor
+    empty = [share(_gather(a, [], 0)) for a in (X, targets, sample_weight)]
+    for rows in batches:
+        yield TrainingData(
+            share(_gather(X, rows, len(rows))),
+            share(_gather(targets, rows, len(rows))),
+            share(_gather(sample_weight, rows, len(rows))),
+            *empty,
+            n_train=len(rows),
+            n_val=0,
+        )
+
+
 def feature_statistics(X, chunk_rows=65536):
     """Mean and standard deviation (1 where 0) of each column of ``X``.
 

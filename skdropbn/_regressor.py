@@ -311,11 +311,65 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         """
         return self._fit(X, y, sample_weight)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the network with one pass over the given rows.
+
+        The first call builds the network (from ``random_state``, as
+        ``fit`` would) and fixes what a stream cannot know in advance: the
+        target's scaling (``y_mean_``, ``y_scale_``), the embedding's
+        feature statistics and, for ``feature_embedding="auto"``, whether
+        to embed, all from its rows; ``batch_size="auto"`` means 256 rows.
+        Each call then runs one shuffled pass over its rows, with no
+        early stopping, and the optimizer's state, dropout's random stream
+        and the weights' moving average carry over to the next call.
+        ``n_iter_`` counts the passes. After ``fit``, ``partial_fit``
+        continues from its weights (with a fresh optimizer state); ``fit``
+        starts afresh unless ``warm_start=True``, as in scikit-learn.
+
+        Calls of any number of rows reuse one compiled step: each batch
+        has exactly ``batch_size`` rows (a call's last batch, or a call of
+        fewer rows, is completed with rows drawn again from the call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data of this call.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this call's rows, relative to each other (scaled to
+            mean 1 over the call).
+
+        Returns
+        -------
+        self : DropBNRegressor
+            The updated estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from skdropbn import DropBNRegressor
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> model = DropBNRegressor(n_layers=1, units=8, random_state=0)
+        >>> for rows in range(0, len(X), 128):
+        ...     model = model.partial_fit(X[rows : rows + 128], y[rows : rows + 128])
+        >>> model.n_iter_
+        4
+
+        """
+        return self._partial_fit(X, y, sample_weight)
+
     def _y_validation(self, y):
         return {"multi_output": True, "y_numeric": True}
 
-    def _prepare_targets(self, y, sample_weight, reset):
-        """Standardised 2-D targets and the target's fitted attributes."""
+    def _prepare_targets(self, y, sample_weight, reset, stream=False):
+        """Standardised 2-D targets and the target's fitted attributes.
+
+        With ``stream`` (``partial_fit``), the scaling is the first call's
+        and a constant first call does not fix the predictions for good: its
+        zero scale is replaced by the target's magnitude (at least 1).
+        """
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if reset:
             mean, scale = _targets.target_scaling(Y, sample_weight)
@@ -329,11 +383,14 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             if Y.shape[1] != self.n_outputs_:
                 raise ValueError(
                     f"y has {Y.shape[1]} outputs, but this {type(self).__name__} "
-                    f"was fitted with {self.n_outputs_}; warm_start needs the same."
+                    f"was fitted with {self.n_outputs_}; warm_start and "
+                    "partial_fit need the same."
                 )
+            mean, scale = self.y_mean_, self.y_scale_
             attrs = {}
-        mean = attrs.get("y_mean_", getattr(self, "y_mean_", None))
-        scale = attrs.get("y_scale_", getattr(self, "y_scale_", None))
+        if stream and not np.all(scale > 0):
+            scale = np.where(scale > 0, scale, np.maximum(np.abs(mean), 1.0))
+            attrs["y_scale_"] = scale
         # A constant output (scale 0) trains on zeros and is predicted exactly.
         scale = np.where(scale > 0, scale, 1.0)
         return _targets.PreparedTargets(
@@ -343,6 +400,9 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
             sample_weight=sample_weight,
             attrs=attrs,
         )
+
+    def _prepare_partial_targets(self, y, sample_weight, classes, fitted):
+        return self._prepare_targets(y, sample_weight, reset=not fitted, stream=True)
 
     def predict(self, X, return_std=False):
         """Predict with the fitted network, optionally with a calibrated std.
@@ -385,7 +445,8 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         if not hasattr(self, "_std_calibration"):
             raise ValueError(
                 "return_std=True needs the held-out rows of early stopping to "
-                "calibrate the std; fit with early_stopping=True."
+                "calibrate the std; fit with early_stopping=True (partial_fit "
+                "holds out no rows, and drops a fit's calibration)."
             )
         std = self._std(X) * self.y_scale_
         if self._y_1d:

@@ -60,16 +60,18 @@ def classification_targets(y, sample_weight, class_weight, estimator_name):
     codes = encoder.transform(y)
     if class_weight is not None:
         sample_weight = sample_weight * compute_sample_weight(class_weight, y)
+    return _label_targets(codes, classes, sample_weight, kind)
+
+
+def _label_targets(codes, classes, sample_weight, kind):
+    """One sigmoid unit for two classes, a softmax over more."""
     if len(classes) == 2:
-        values, loss, act = (
-            codes[:, None].astype(np.float64),
-            "log_loss_binary",
-            "sigmoid",
-        )
+        values = codes[:, None].astype(np.float64)
+        loss, act = "log_loss_binary", "sigmoid"
     else:
         values = np.eye(len(classes))[codes]
         loss, act = "log_loss_multiclass", "softmax"
-    prepared = PreparedTargets(
+    return PreparedTargets(
         values=values,
         loss=loss,
         output_activation=act,
@@ -77,7 +79,40 @@ def classification_targets(y, sample_weight, class_weight, estimator_name):
         attrs={"classes_": classes, "n_outputs_": values.shape[1], "_kind": kind},
         stratify=codes,
     )
-    return prepared
+
+
+def stream_classification_targets(y, sample_weight, class_weight, classes, name):
+    """Network targets for labels of one ``partial_fit`` call.
+
+    Encoded against ``classes``, all the labels the stream will hold (a call
+    may hold only some of them): the output layer is chosen from their
+    number, not from this call's. A multilabel indicator's classes are its
+    columns. ``class_weight`` is a dict or None.
+    """
+    check_classification_targets(y)
+    if type_of_target(y) == "multilabel-indicator":
+        if classes is not None and len(classes) != np.shape(y)[1]:
+            raise ValueError(
+                f"classes has {len(classes)} labels, but y has {np.shape(y)[1]} "
+                "columns of labels."
+            )
+        return classification_targets(y, sample_weight, class_weight, name)
+    classes = np.asarray(classes)
+    if len(classes) < 2:
+        raise ValueError(f"{name} needs at least 2 classes; classes={classes!r}.")
+    codes = np.searchsorted(classes, y)
+    found = classes[np.minimum(codes, len(classes) - 1)]
+    unknown = (codes >= len(classes)) | (found != y)
+    if unknown.any():
+        raise ValueError(
+            f"y holds labels not in classes {classes.tolist()[:20]}: "
+            f"{np.unique(np.asarray(y)[unknown]).tolist()[:10]}."
+        )
+    if class_weight is not None:
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+        sample_weight = sample_weight * per_class[codes]
+    kind = "binary" if len(classes) == 2 else "multiclass"
+    return _label_targets(codes, classes, sample_weight, kind)
 
 
 def target_scaling(Y, sample_weight):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skdropbn import _data
+
 
 def make_batches(n_samples, batch_size, rng):
     """Row indices of one shuffled epoch as an array ``(n_batches, batch_size)``.
@@ -31,7 +33,7 @@ def make_batches(n_samples, batch_size, rng):
     missing = n_batches * batch_size - n_samples
     if missing:
         extra = rng.permutation(n_samples)[:missing]
-        if extra.size < missing:  # batch_size > 2 * n_samples cannot occur
+        if extra.size < missing:  # fewer rows than a batch (partial_fit)
             extra = rng.choice(n_samples, size=missing)
         order = np.concatenate([order, extra])
     return order.reshape(n_batches, batch_size).astype(np.int32)
@@ -143,9 +145,9 @@ class ProgressBar:
             print(f"Kept the weights of epoch {best_epoch} (lowest val_loss).")
 
 
-def _check_finite(name, value, epoch):
+def _check_finite(name, value, where):
     if not math.isfinite(value):
-        raise FloatingPointError(f"The {name} diverged to {value} at epoch {epoch}.")
+        raise FloatingPointError(f"The {name} diverged to {value} {where}.")
 
 
 def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0):
@@ -178,11 +180,11 @@ def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0)
     for state.epoch in range(1, epochs + 1):
         batches = make_batches(data.n_train, trainer.batch_size, rng)
         loss, val_loss = trainer.run_epoch(data, batches)
-        _check_finite("training loss", loss, state.epoch)
+        _check_finite("training loss", loss, f"at epoch {state.epoch}")
         history["loss"].append(loss)
         history["learning_rate"].append(float(state.learning_rate))
         if val_loss is not None:
-            _check_finite("validation loss", val_loss, state.epoch)
+            _check_finite("validation loss", val_loss, f"at epoch {state.epoch}")
             history["val_loss"].append(val_loss)
         for callback in callbacks:
             callback.on_epoch_end(state, loss, val_loss)
@@ -198,3 +200,25 @@ def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0)
     if progress:
         progress.on_train_end(state, best_epoch)
     return history, best_epoch
+
+
+def train_pass(trainer, X, targets, sample_weight, rng):
+    """One pass over the rows given, for ``partial_fit``: the mean training loss.
+
+    The rows are shuffled into batches of the trainer's ``batch_size``
+    (``make_batches``: the last batch, or a single one of fewer rows, is
+    completed with rows drawn again) and each batch runs as a one-batch
+    epoch of the compiled trainer: one compilation serves calls of any
+    number of rows. No validation, no callbacks; the trainer keeps the
+    state for the next pass.
+
+    Raises
+    ------
+    FloatingPointError
+        If the training loss becomes NaN or infinite.
+
+    """
+    batches = make_batches(X.shape[0], trainer.batch_size, rng)
+    loss = trainer.run_steps(_data.batch_data(X, targets, sample_weight, batches))
+    _check_finite("training loss", loss, "in this partial_fit call")
+    return loss

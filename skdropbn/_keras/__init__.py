@@ -27,11 +27,12 @@ first fit (or ``model_``), never by ``import skdropbn``.
 from skdropbn._keras.backend import backend_module, backend_name, import_keras
 from skdropbn._keras.layers import keras_custom_objects
 from skdropbn._keras.network import model_from_weights
-from skdropbn._keras.pool import checkout_trainer
+from skdropbn._keras.pool import Stream, checkout_trainer
 from skdropbn._keras.trainer import FitConfig, TrainerKey
 
 __all__ = [
     "FitConfig",
+    "Stream",
     "TrainerKey",
     "backend_name",
     "checkout_trainer",

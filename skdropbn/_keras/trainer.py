@@ -10,6 +10,7 @@ are in ``trainer_tensorflow.py`` and ``trainer_jax.py``; ``pool.py`` hands
 trainers out.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -58,11 +59,12 @@ class Trainer:
     (``pool.checkout_trainer`` hands out a free one).
 
     A backend's module (see ``skdropbn._keras.backend.BACKENDS``) subclasses
-    this with ``_compile`` (the epoch function), ``_set_state``,
-    ``run_epoch``, ``snapshot``, ``restore``, ``set_learning_rate`` and
-    ``weights``, and provides ``TRAINER`` (that subclass), ``warm_up()``,
-    ``uniform(seed, inputs)`` (the dropout mask's uniforms, from
-    ``layers.hash_bits``) and ``share_tensor(array)``.
+    this (or ``VariableTrainer``, for state kept in the template's
+    variables) with ``_compile`` (the epoch function), ``_set_state``,
+    ``_current_state``, ``run_epoch``, ``snapshot``, ``restore``,
+    ``set_learning_rate`` and ``weights``, and provides ``TRAINER`` (that
+    subclass), ``warm_up()``, ``uniform(seed, inputs)`` (the dropout mask's
+    uniforms, from ``layers.hash_bits``) and ``share_tensor(array)``.
 
     Parameters
     ----------
@@ -98,6 +100,7 @@ class Trainer:
             index.get(v.path) for v in self._template.non_trainable_variables
         ]
         self._epoch = self._compile()
+        self._resident = None  # the Stream whose state it holds (see pool.py)
         # What it holds between fits: float32 weights (twice with an
         # average) and optimizer slots.
         n_weights = sum(math.prod(v.shape) for v in self._template.weights)
@@ -116,10 +119,6 @@ class Trainer:
         ``config.ema_momentum``, used only by an ``averaging`` trainer) at
         ``weights``.
         """
-        from keras import ops
-
-        self._dropout = ops.convert_to_tensor(np.float32(config.dropout))
-        self._momentum = ops.convert_to_tensor(np.float32(config.ema_momentum))
         tv = [weights[i] for i in self._tv_index]
         ntv = [
             np.array([config.seed + k, 0], dtype=v.dtype) if i is None else weights[i]
@@ -128,9 +127,83 @@ class Trainer:
             )
         ]
         ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
-        lr = np.asarray(config.learning_rate, dtype=ov[self._lr_index].dtype)
-        ov[self._lr_index] = lr
-        self._set_state((tv, ntv, ov, tv if self.averaging else []))
+        self._start((tv, ntv, ov, tv if self.averaging else []), config)
+
+    def resume(self, state, config):
+        """Continue training from ``state``, a ``state()`` of this architecture.
+
+        Optimizer slots, step count, dropout's RNG and the moving average
+        carry on from where ``state`` was taken (``partial_fit``); the
+        learning rate, dropout rate and momentum are ``config``'s. A state
+        of another shape (a file edited by hand, say) is refused with a
+        ``ValueError`` before anything is assigned.
+        """
+        variables = (
+            self._template.trainable_variables,
+            self._template.non_trainable_variables,
+            self._optimizer.variables,
+            self._template.trainable_variables if self.averaging else [],
+        )
+        ok = isinstance(state, tuple | list) and len(state) == len(variables)
+        ok = ok and all(
+            isinstance(values, list | tuple)
+            and len(values) == len(group)
+            and all(
+                isinstance(a, np.ndarray) and a.shape == tuple(v.shape)
+                for a, v in zip(values, group)
+            )
+            for values, group in zip(state, variables)
+        )
+        if not ok:
+            raise ValueError(
+                "The stored training state does not match this network; fit "
+                "the estimator again (fit, or partial_fit after clone)."
+            )
+        state = tuple(
+            [np.asarray(a, dtype=v.dtype) for a, v in zip(values, group)]
+            for values, group in zip(state, variables)
+        )
+        self._start(state, config)
+
+    def _start(self, state, config):
+        self._set_state(state)
+        self.configure(config)
+
+    def configure(self, config):
+        """Set ``config``'s learning rate, dropout rate and momentum; keep the state."""
+        from keras import ops
+
+        self._dropout = ops.convert_to_tensor(np.float32(config.dropout))
+        self._momentum = ops.convert_to_tensor(np.float32(config.ema_momentum))
+        self.set_learning_rate(config.learning_rate)
+
+    def state(self):
+        """The whole training state as NumPy copies, for ``resume``.
+
+        A tuple of four lists: trainable and non-trainable variables (those
+        include dropout's RNG state), optimizer variables (slots, step
+        count, learning rate) and the moving average (empty without
+        averaging).
+        """
+        return tuple([to_numpy(v) for v in group] for group in self._current_state())
+
+    def run_steps(self, batches):
+        """Train on each one-batch ``TrainingData`` of ``batches``, in order.
+
+        For ``partial_fit``: each is an epoch of one batch, without
+        validation. Returns the mean training loss, read back once at the
+        end (a read per batch made the device wait for each step).
+        """
+        one = np.arange(self.batch_size, dtype=np.int32)[None]
+        total, n = 0.0, 0
+        for data in batches:
+            total, n = total + self._train_batch(data, one), n + 1
+        return float(total) / n
+
+    def current_weights(self):
+        """NumPy copies of the weights ``weights`` would return; training goes on."""
+        tv, ntv, _, average = self._current_state()
+        return self._to_weights(average if self.averaging else tv, ntv)
 
     def release(self):
         """Drop the network, optimizer and compiled epoch (the trainer is done).
@@ -141,6 +214,7 @@ class Trainer:
         returned (measured, 2 x 6000 units) instead of the 3x of its result.
         """
         self._epoch = self._template = self._optimizer = self._state = None
+        self._single = None
         self._average = []
 
     def _to_weights(self, tv, ntv):
@@ -159,6 +233,63 @@ class Trainer:
         from keras import ops
 
         return ops.mean(self._loss(y, y_pred) * w)
+
+
+class VariableTrainer(Trainer):
+    """A trainer whose state lives in the template's own Keras variables.
+
+    TensorFlow's and PyTorch's: their Keras optimizers update variables in
+    place (TensorFlow's have no ``stateless_apply``). A subclass adds
+    ``_compile``, ``run_epoch`` and ``_copy`` (a detached copy of a backend
+    tensor); ``_assigning`` is the context assignments run in.
+    """
+
+    def _variables(self):
+        return (
+            self._template.trainable_variables,
+            self._template.non_trainable_variables,
+            self._optimizer.variables,
+            self._average,
+        )
+
+    _current_state = _variables
+
+    def _kept_variables(self):
+        tv, ntv, _, average = self._variables()
+        return [*(average if self.averaging else tv), *ntv]
+
+    def _assigning(self):
+        return contextlib.nullcontext()
+
+    def _assign(self, variables, values):
+        with self._assigning():
+            for var, value in zip(variables, values):
+                var.assign(value)
+
+    def _set_state(self, state):
+        for variables, values in zip(self._variables(), state):
+            self._assign(variables, values)
+
+    def snapshot(self):
+        """Copies of the weights ``weights`` would return now (for early stopping).
+
+        Only those: the optimizer's slots and the raw weights of an averaging
+        trainer are not needed once training ends, and copying them too would
+        double the memory a wide network's fit needs.
+        """
+        return [self._copy(v.value) for v in self._kept_variables()]
+
+    def restore(self, snapshot):
+        """Make ``weights`` return those of ``snapshot``; training is over."""
+        self._assign(self._kept_variables(), snapshot)
+
+    def set_learning_rate(self, learning_rate):
+        """Change the learning rate between epochs (no retracing)."""
+        self._assign([self._optimizer.variables[self._lr_index]], [learning_rate])
+
+    def weights(self):
+        """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""
+        return self.current_weights()
 
 
 def to_numpy(variable):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from skdropbn._keras.layers import hash_bits
-from skdropbn._keras.trainer import Trainer
+from skdropbn._keras.trainer import VariableTrainer
 
 _LOW_32 = 0xFFFFFFFF
 
@@ -40,7 +40,7 @@ def uniform(seed, inputs):
     return (bits & 0xFFFFFF).to(torch.float32) * (1.0 / (1 << 24))
 
 
-class TorchTrainer(Trainer):
+class TorchTrainer(VariableTrainer):
     """PyTorch: eager steps on the template's variables, gradients by autograd."""
 
     dropping_frees_memory = True
@@ -53,40 +53,11 @@ class TorchTrainer(Trainer):
             for v in (self._template.trainable_variables if self.averaging else [])
         ]
 
-    def _variables(self):
-        return (
-            self._template.trainable_variables,
-            self._template.non_trainable_variables,
-            self._optimizer.variables,
-            self._average,
-        )
+    def _assigning(self):
+        return torch.no_grad()
 
-    def _kept_variables(self):
-        tv, ntv, _, average = self._variables()
-        return [*(average if self.averaging else tv), *ntv]
-
-    def _set_state(self, state):
-        with torch.no_grad():
-            for variables, values in zip(self._variables(), state):
-                for var, value in zip(variables, values):
-                    var.assign(value)
-
-    def snapshot(self):
-        """Copies of the weights ``weights`` would return now (for early stopping)."""
-        return [v.value.detach().clone() for v in self._kept_variables()]
-
-    def restore(self, snapshot):
-        """Make ``weights`` return those of ``snapshot``; training is over."""
-        self._set_state_of(self._kept_variables(), snapshot)
-
-    def _set_state_of(self, variables, values):
-        with torch.no_grad():
-            for var, value in zip(variables, values):
-                var.assign(value)
-
-    def set_learning_rate(self, learning_rate):
-        """Change the learning rate between epochs."""
-        self._set_state_of([self._optimizer.variables[self._lr_index]], [learning_rate])
+    def _copy(self, value):
+        return value.detach().clone()
 
     def _step(self, x, y, w, momentum):
         model, tv = self._template, self._template.trainable_variables
@@ -116,6 +87,10 @@ class TorchTrainer(Trainer):
                 total += torch.sum(self._loss(y, y_pred) * w)
         return float(total / data.X_val.shape[0])
 
+    def _train_batch(self, data, one):
+        self._rate.value = self._dropout
+        return self._step(data.X, data.Y, data.W, float(self._momentum))
+
     def run_epoch(self, data, batches):
         """One epoch: (mean training loss, validation loss or None if no rows)."""
         self._rate.value = self._dropout
@@ -125,11 +100,6 @@ class TorchTrainer(Trainer):
             total += self._step(data.X[rows], data.Y[rows], data.W[rows], momentum)
         train = float(total / len(batches))
         return train, self._validation_loss(data) if data.n_val else None
-
-    def weights(self):
-        """The trained (averaged) weights, NumPy arrays in ``model.weights`` order."""
-        tv, ntv, _, average = self._variables()
-        return self._to_weights(average if self.averaging else tv, ntv)
 
 
 def share_tensor(array):

@@ -1,0 +1,146 @@
+"""``partial_fit`` on 256-row chunks against the same rows inside one ``fit`` epoch.
+
+Issue 19's target: a call of ``partial_fit`` on 256 rows costs at most 1.5x
+what those rows cost inside a ``fit`` epoch. Both sides train the same
+network with the same batch (256 rows, one step), no weight averaging and
+no early stopping, on synthetic data (``make_regression``, 16,384 rows,
+``--features`` columns):
+
+- ``fit``: the median over ``--repeats`` of (fit with 6 epochs - fit with 2
+  epochs) / 4, divided by the 64 batches of an epoch, so that tracing,
+  compilation and a fit's fixed costs cancel;
+- ``partial_fit``: the median over ``--repeats`` of the time of 64 calls on
+  consecutive 256-row chunks / 64, after a first pass that compiles.
+
+The per-call cost includes everything a user pays: validation, loading the
+training state into the compiled trainer and taking it out, and the NumPy
+inference layers rebuilt after each call. A second table counts the
+compilations over calls of 7 different sizes (JAX: the jitted epoch's cache
+size; TensorFlow: traces, which with fixed shapes is also what XLA compiles).
+
+    python benchmarks/partial_fit.py [--repeats 5]
+    KERAS_BACKEND=jax python benchmarks/partial_fit.py
+
+Prints Markdown tables and the machine; writes nothing.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_regression
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import load_average, machine  # noqa: E402
+
+NETS = {
+    "small (2 x 64)": {"n_layers": 2, "units": 64},
+    "default (3 x 256)": {"n_layers": 3, "units": 256},
+    "lesson (3 x 1024)": {"n_layers": 3, "units": 1024, "dropout": 0.3},
+}
+CHUNK = 256
+N_CHUNKS = 64
+
+
+def estimator(net, **params):
+    from skdropbn import DropBNRegressor
+
+    return DropBNRegressor(
+        **net,
+        batch_size=CHUNK,
+        ema_momentum=0.0,
+        early_stopping=False,
+        feature_embedding=None,
+        random_state=0,
+        **params,
+    )
+
+
+def fit_per_batch(net, X, y, repeats):
+    estimator(net, epochs=1).fit(X, y)  # build, trace and compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator(net, epochs=6).fit(X, y)
+        six = time.perf_counter() - start
+        start = time.perf_counter()
+        estimator(net, epochs=2).fit(X, y)
+        two = time.perf_counter() - start
+        times.append((six - two) / 4 / N_CHUNKS)
+    return statistics.median(times)
+
+
+def partial_fit_per_call(net, X, y, repeats):
+    model = estimator(net)
+    chunks = [slice(i * CHUNK, (i + 1) * CHUNK) for i in range(N_CHUNKS)]
+    for rows in chunks:  # the first pass compiles
+        model.partial_fit(X[rows], y[rows])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for rows in chunks:
+            model.partial_fit(X[rows], y[rows])
+        times.append((time.perf_counter() - start) / N_CHUNKS)
+    return statistics.median(times)
+
+
+def compilations(X, y):
+    """Compiled programs after partial_fit calls of 7 sizes, per backend."""
+    from skdropbn._keras import pool
+
+    model = estimator({"n_layers": 1, "units": 48})
+    sizes = (256, 100, 1, 1000, 257, 37, 5000)
+    for n in sizes:
+        model.partial_fit(X[:n], y[:n])
+    (trainer,) = next(
+        v for k, v in pool._TRAINERS.items() if k[1].architecture.units == 48
+    )
+    epoch = trainer._epoch
+    if isinstance(epoch, dict):  # TensorFlow: one tf.function per validate flag
+        return sizes, sum(f.experimental_get_tracing_count() for f in epoch.values())
+    if hasattr(epoch, "_cache_size"):  # jax.jit
+        return sizes, epoch._cache_size()
+    return sizes, None  # PyTorch: eager, nothing compiled
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--features", type=int, default=20)
+    args = parser.parse_args()
+    import keras
+
+    X, y = make_regression(CHUNK * N_CHUNKS, args.features, noise=10.0, random_state=0)
+    X = X.astype(np.float32)
+    load_before = load_average()
+    rows = []
+    for name, net in NETS.items():
+        fit_time = fit_per_batch(net, X, y, args.repeats)
+        call_time = partial_fit_per_call(net, X, y, args.repeats)
+        rows.append((name, fit_time, call_time))
+        print(f"{name}: {fit_time * 1e3:.2f} / {call_time * 1e3:.2f} ms", flush=True)
+    sizes, compiled = compilations(X, y)
+    backend = keras.backend.backend()
+    print(
+        f"partial_fit on {CHUNK}-row chunks, {backend} backend, "
+        f"{args.features} features, median of {args.repeats}\n"
+    )
+    print("| network | 256 rows in a fit epoch | partial_fit call | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, fit_time, call_time in rows:
+        print(
+            f"| {name} | {fit_time * 1e3:.2f} ms | {call_time * 1e3:.2f} ms "
+            f"| {call_time / fit_time:.2f}x |"
+        )
+    print(f"\nCalls of {', '.join(map(str, sizes))} rows: {compiled} compilation(s)")
+    record = machine(backend)
+    record["load_average"] = {"start": load_before, "end": load_average()}
+    print("\nmachine:", json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
