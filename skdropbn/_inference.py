@@ -239,7 +239,11 @@ class _FittedWeights:
         bias = self(bias) if bias in self.by_path else np.zeros(kernel.shape[1])
         if pending is not None:
             scale, shift = pending
-            bias = bias + shift @ kernel
+            # Not ``shift @ kernel``: a BLAS call leaves OpenBLAS's threads
+            # spinning for a while, and on 2 cores the next training step
+            # (a partial_fit stream exports after every call) then ran at
+            # half speed: 24 ms instead of 13 for the lesson network's.
+            bias = bias + np.einsum("i,ij->j", shift, kernel)
             kernel *= scale[:, None]
         return kernel, bias
 

@@ -173,9 +173,19 @@ class Trainer:
         """Set ``config``'s learning rate, dropout rate and momentum; keep the state."""
         from keras import ops
 
+        self._config = config  # what the last configure set (see reconfigure)
         self._dropout = ops.convert_to_tensor(np.float32(config.dropout))
         self._momentum = ops.convert_to_tensor(np.float32(config.ema_momentum))
         self.set_learning_rate(config.learning_rate)
+
+    def reconfigure(self, config):
+        """``configure``, skipped when ``config`` is what the last one set.
+
+        For a ``partial_fit`` call on the trainer that ran the stream's last
+        call (nothing else has changed its rates since).
+        """
+        if config != getattr(self, "_config", None):
+            self.configure(config)
 
     def state(self):
         """The whole training state as NumPy copies, for ``resume``.
