@@ -12,8 +12,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skdropbn import _data, _inference, _keras, _memory, _training
-from skdropbn._fixes import Interval, StrOptions, _check_sample_weight
+from skdropbn import _data, _inference, _keras, _memory, _streaming, _training
+from skdropbn._fixes import Interval, StrOptions, _check_sample_weight, _check_y
 from skdropbn._spec import NetworkSpec
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
@@ -39,6 +39,12 @@ def _as_seed_source(random_state):
     if isinstance(random_state, np.random.RandomState):
         return random_state
     return np.random.RandomState(random_state)
+
+
+def _fit_seeds(random_state):
+    """The five seeds of a fit, drawn from ``random_state`` in a fixed order."""
+    seeds = _as_seed_source(random_state).randint(0, 2**31 - 1, size=5)
+    return dict(zip(("init", "dropout", "split", "shuffle", "mc"), map(int, seeds)))
 
 
 class _BaseDropBN(BaseEstimator):
@@ -171,6 +177,9 @@ class _BaseDropBN(BaseEstimator):
 
     def _fit_network(self, X, y, sample_weight):
         warm = self.warm_start and hasattr(self, "_weights")
+        source = _streaming.row_source(X)
+        if source is not None:  # a memmap or a dask array: read in blocks
+            return self._fit_streamed(source, y, sample_weight, warm)
         X, y, sample_weight = self._validated(X, y, sample_weight, reset=not warm)
         prepared = self._prepare_targets(y, sample_weight, reset=not warm)
         targets, sample_weight = prepared.values, prepared.sample_weight
@@ -181,15 +190,10 @@ class _BaseDropBN(BaseEstimator):
                 f"a minimum of 2 is required by {type(self).__name__}; "
                 "1 sample is not enough to fit a network."
             )
-
-        seeds = _as_seed_source(self.random_state)
-        init_seed, dropout_seed, split_seed, shuffle_seed, mc_seed = (
-            int(s) for s in seeds.randint(0, 2**31 - 1, size=5)
-        )
+        seeds = _fit_seeds(self.random_state)
         train_idx, val_idx = self._split(
-            n_samples, prepared.stratify, split_seed, sample_weight
+            n_samples, prepared.stratify, seeds["split"], sample_weight
         )
-
         spec = self._network_spec(
             X.shape[1],
             prepared,
@@ -204,9 +208,62 @@ class _BaseDropBN(BaseEstimator):
         data = _data.training_data(
             X, targets, sample_weight, train_idx, val_idx, batch_size
         )
+        self._train(spec, prepared, data, batch_size, warm, seeds, X)
+        if val_idx is not None:
+            self._calibrate(X[val_idx], targets[val_idx], sample_weight[val_idx])
+        return self
+
+    def _fit_streamed(self, source, y, sample_weight, warm):
+        """``fit`` from an out-of-core ``X`` (``skdropbn._streaming``)."""
+        validate_data(self, source.array, reset=not warm, skip_check_array=True)
+        y = _check_y(np.asarray(y), estimator=self, **self._y_validation(y))
+        n_samples = source.shape[0]
+        if len(y) != n_samples:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{n_samples}, {len(y)}]"
+            )
+        weighted = sample_weight is not None or getattr(self, "class_weight", None)
+        if weighted:
+            sample_weight = _check_sample_weight(
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True
+            )
+        prepared = self._prepare_targets(y, sample_weight, reset=not warm)
+        del y
+        # float32, as the network computes: a column of X's size, not two.
+        prepared.values = prepared.values.astype(np.float32)
+        targets = prepared.values
+        spec = self._network_spec(
+            source.shape[1],
+            prepared,
+            self._resolved_embedding(n_samples, warm),
+            self._spec if warm else None,
+            "warm_start=True",
+        )
+        seeds = _fit_seeds(self.random_state)
+        n_train = math.ceil(n_samples * (1 - self.validation_fraction))
+        batch_size = self._batch_size(n_train)
+        data = _streaming.StreamedData(
+            source,
+            targets,
+            prepared.sample_weight if weighted else None,
+            batch_size,
+            self.validation_fraction if self.early_stopping else 0.0,
+            np.random.RandomState(seeds["split"]),
+        )
+        _memory.check_fit_fits_in_memory(
+            spec, data.block_rows * data.group, type(self).__name__
+        )
+        self._train(spec, prepared, data, batch_size, warm, seeds, source)
+        if data.n_val:
+            self._calibrate(*data.calibration_rows())
+        return self
+
+    def _train(self, spec, prepared, data, batch_size, warm, seeds, X):
+        """Train the network on ``data`` and set the fitted attributes."""
         momentum = self.ema_momentum
         if momentum == "auto":  # average over about one epoch of steps
-            momentum = 1.0 - 1.0 / math.ceil(len(train_idx) / batch_size)
+            momentum = 1.0 - 1.0 / math.ceil(data.n_train / batch_size)
         key = _keras.TrainerKey(
             spec.architecture(),
             prepared.loss,
@@ -220,9 +277,9 @@ class _BaseDropBN(BaseEstimator):
                 start = self._weights
             else:
                 stats = _data.feature_statistics(X) if spec.feature_embedding else ()
-                start = trainer.initial_weights(init_seed, *stats)
+                start = trainer.initial_weights(seeds["init"], *stats)
             config = _keras.FitConfig(
-                self.learning_rate, dropout_seed, spec.dropout, momentum
+                self.learning_rate, seeds["dropout"], spec.dropout, momentum
             )
             trainer.load(start, config)
             del start  # the trainer holds its own copy: no second one while training
@@ -231,7 +288,7 @@ class _BaseDropBN(BaseEstimator):
                     trainer,
                     data,
                     epochs=self.epochs,
-                    rng=np.random.RandomState(shuffle_seed),
+                    rng=np.random.RandomState(seeds["shuffle"]),
                     learning_rate=self.learning_rate,
                     callbacks=self._callbacks(),
                     verbose=self.verbose,
@@ -252,10 +309,7 @@ class _BaseDropBN(BaseEstimator):
         self.n_iter_ = len(history["loss"])
         self.best_epoch_ = best_epoch
         self.loss_ = history["loss"][-1]
-        self._mc_seed = mc_seed
-        if val_idx is not None:
-            self._calibrate(X[val_idx], targets[val_idx], sample_weight[val_idx])
-        return self
+        self._mc_seed = seeds["mc"]
 
     def _set_network(self, prepared, spec, weights, paths=None):
         """Set the fitted network.
@@ -368,12 +422,9 @@ class _BaseDropBN(BaseEstimator):
 
     def _start_incremental(self, n_samples):
         """What a run of ``partial_fit`` calls keeps fixed from its first call."""
-        seeds = _as_seed_source(self.random_state)
-        init_seed, dropout_seed, _, shuffle_seed, mc_seed = (
-            int(s) for s in seeds.randint(0, 2**31 - 1, size=5)
-        )
+        seeds = _fit_seeds(self.random_state)
         if not hasattr(self, "_mc_seed"):
-            self._mc_seed = mc_seed
+            self._mc_seed = seeds["mc"]
         # A stream's size is unknown: "auto" means the lesson's 256 rows, and
         # every batch has that many (a smaller call's rows are drawn again).
         batch_size = 256 if self.batch_size == "auto" else int(self.batch_size)
@@ -383,9 +434,9 @@ class _BaseDropBN(BaseEstimator):
         return {
             "batch_size": batch_size,
             "ema_momentum": float(momentum),
-            "init_seed": init_seed,
-            "dropout_seed": dropout_seed,
-            "shuffle_seed": shuffle_seed,
+            "init_seed": seeds["init"],
+            "dropout_seed": seeds["dropout"],
+            "shuffle_seed": seeds["shuffle"],
         }
 
     def _callbacks(self):

@@ -10,12 +10,13 @@ names are functions, so that ``import skdropbn`` does not import
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, _check_y
 
 __all__ = [
     "Interval",
     "StrOptions",
     "_check_sample_weight",
+    "_check_y",
     "_fit_context",
     "base_search_cv",
     "scorer_module",

@@ -150,6 +150,14 @@ def _check_finite(name, value, where):
         raise FloatingPointError(f"The {name} diverged to {value} {where}.")
 
 
+def _run_epoch(trainer, data, rng):
+    if isinstance(data, _data.TrainingData):
+        return trainer.run_epoch(
+            data, make_batches(data.n_train, trainer.batch_size, rng)
+        )
+    return data.run_epoch(trainer, rng)  # a _streaming.StreamedData, out of core
+
+
 def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0):
     """Run epochs until ``epochs`` or until a callback stops training.
 
@@ -178,8 +186,7 @@ def train(trainer, data, *, epochs, rng, learning_rate, callbacks=(), verbose=0)
     state = LoopState(trainer, learning_rate)
     progress = ProgressBar(epochs) if verbose else None
     for state.epoch in range(1, epochs + 1):
-        batches = make_batches(data.n_train, trainer.batch_size, rng)
-        loss, val_loss = trainer.run_epoch(data, batches)
+        loss, val_loss = _run_epoch(trainer, data, rng)
         _check_finite("training loss", loss, f"at epoch {state.epoch}")
         history["loss"].append(loss)
         history["learning_rate"].append(float(state.learning_rate))

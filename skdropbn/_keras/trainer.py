@@ -224,7 +224,7 @@ class Trainer:
         returned (measured, 2 x 6000 units) instead of the 3x of its result.
         """
         self._epoch = self._template = self._optimizer = self._state = None
-        self._single = None
+        self._single = self._validation = None
         self._average = []
 
     def _to_weights(self, tv, ntv):

@@ -63,10 +63,14 @@ class JaxTrainer(Trainer):
             )
             if not X_val.shape[0]:  # no validation rows (no early stopping)
                 return (tv, ntv, ov, average), total / n_batches, 0.0
+            kept = average if self.averaging else tv
+            val = validation(kept, ntv, X_val, Y_val, W_val)
+            return (tv, ntv, ov, average), total / n_batches, val
+
+        def validation(kept, ntv, X_val, Y_val, W_val):
             # The validation rows a batch at a time (see the TensorFlow epoch).
             chunks = [a.reshape(-1, self.batch_size, *a.shape[1:])
                       for a in (X_val, Y_val, W_val)]  # fmt: skip
-            kept = average if self.averaging else tv
 
             def val_step(i, val_total):
                 x, y, w = (c[i] for c in chunks)
@@ -76,9 +80,10 @@ class JaxTrainer(Trainer):
             val_total = jax.lax.fori_loop(
                 0, chunks[0].shape[0], val_step, jax.numpy.float32(0.0)
             )
-            val = val_total / X_val.shape[0]
-            return (tv, ntv, ov, average), total / n_batches, val
+            return val_total / X_val.shape[0]
 
+        # The validation loss alone, for data streamed a block at a time.
+        self._validation = jax.jit(validation)
         # The state goes in and comes out: donated, its buffers are reused
         # for the new state instead of both being alive at once (a wide fit
         # peaked at 13.3x its weights without, 2 x 6000 units).
@@ -122,6 +127,12 @@ class JaxTrainer(Trainer):
             self._state, *inputs, self._dropout, self._momentum
         )
         return float(train_loss), float(val_loss) if data.n_val else None
+
+    def validation_loss(self, data):
+        """The validation loss of ``data``'s validation rows, without training."""
+        tv, ntv, _, average = self._state
+        kept = average if self.averaging else tv
+        return float(self._validation(kept, ntv, data.X_val, data.Y_val, data.W_val))
 
     def _train_batch(self, data, one):
         inputs = (data.X, data.Y, data.W, one, data.X_val, data.Y_val, data.W_val)

@@ -72,6 +72,9 @@ class TensorFlowTrainer(VariableTrainer):
             train = total / tf.cast(n_batches, tf.float32)
             if not validate:  # (a Python bool: one trace with, one without)
                 return train, tf.constant(0.0)
+            return train, validation(X_val, Y_val, W_val)
+
+        def validation(X_val, Y_val, W_val):
             # The validation rows (a multiple of the batch size) a batch at a
             # time: memory stays that of one batch however many rows there are.
             chunks = [tf.reshape(a, (-1, self.batch_size, *a.shape[1:]))
@@ -91,7 +94,7 @@ class TensorFlowTrainer(VariableTrainer):
             _, val_total = tf.while_loop(
                 lambda i, _: i < n_chunks, val_step, (tf.constant(0), tf.constant(0.0))
             )
-            return train, val_total / tf.cast(tf.shape(X_val)[0], tf.float32)
+            return val_total / tf.cast(tf.shape(X_val)[0], tf.float32)
 
         # One trace for any number of rows (XLA still compiles each shape,
         # but Python traces once): data of many sizes neither pays tracing
@@ -119,6 +122,10 @@ class TensorFlowTrainer(VariableTrainer):
                 run, input_signature=[*signature, scalar, scalar], jit_compile=True
             )
 
+        # The validation loss alone, for data streamed a block at a time.
+        self._validation = tf.function(
+            validation, input_signature=[rows, targets, weights], jit_compile=True
+        )
         return {validate: traced(validate) for validate in (False, True)}
 
     def _copy(self, value):
@@ -136,6 +143,14 @@ class TensorFlowTrainer(VariableTrainer):
             with native_stderr_filtered():
                 train_loss, val_loss = epoch(*inputs)
         return float(train_loss), float(val_loss) if validate else None
+
+    def validation_loss(self, data):
+        """The validation loss of ``data``'s validation rows, without training."""
+        inputs = (data.X_val, data.Y_val, data.W_val)
+        if self._validation.experimental_get_tracing_count():
+            return float(self._validation(*inputs))
+        with native_stderr_filtered():
+            return float(self._validation(*inputs))
 
     def _train_batch(self, data, one):
         # Through the traced concrete function: calling it skips the

@@ -87,6 +87,10 @@ class TorchTrainer(VariableTrainer):
                 total += torch.sum(self._loss(y, y_pred) * w)
         return float(total / data.X_val.shape[0])
 
+    def validation_loss(self, data):
+        """The validation loss of ``data``'s validation rows, without training."""
+        return self._validation_loss(data)
+
     def _train_batch(self, data, one):
         self._rate.value = self._dropout
         return self._step(data.X, data.Y, data.W, float(self._momentum))
