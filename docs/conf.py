@@ -190,6 +190,23 @@ BENCHMARK_SECTIONS = {
             "most 60 ms), and the largest imports of other packages it makes.",
             "notes",
         ),
+        (
+            "partial-fit.md",
+            "partial_fit on 256-row chunks",
+            "The time of a ``partial_fit`` call on 256 rows against what the same "
+            "256 rows cost inside a ``fit`` epoch (lower is better; the target "
+            "is at most 1.5x), and the compilations over calls of seven sizes.",
+            "notes",
+        ),
+        (
+            "out-of-core.md",
+            "Fitting from an 8 GiB file",
+            "A fit streamed from an on-disk ``memmap`` against a fit on a "
+            "subsample held in memory: test RMSE (lower is better; the noise "
+            "floor is 0.30), time, and the peak extra memory (target: at most "
+            "1 GiB).",
+            "notes",
+        ),
     ],
     "Reliability and saved files": [
         (

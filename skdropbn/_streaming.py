@@ -21,18 +21,31 @@ import numpy as np
 
 from skdropbn import _data
 
+MIN_STREAM_BYTES = 1 << 30  # float32 size of X from which fit streams it
 BLOCK_BYTES = 64 << 20  # float32 rows of X per compiled epoch call
 GROUP_BYTES = 256 << 20  # rows read, then shuffled, together
 CALIBRATION_ROWS = 20_000  # validation rows read for return_std's calibration
+MAX_AVERAGED_STEPS = 1000  # ema_momentum="auto" averages over at most these
 
 
 def row_source(X):
-    """A ``RowSource`` for an out-of-core ``X``, or None for in-memory data."""
-    if isinstance(X, np.memmap):
-        return RowSource(X, _memmap_reader(X))
-    if type(X).__module__.startswith("dask.array") and hasattr(X, "compute"):
+    """A ``RowSource`` for an out-of-core ``X``, or None to fit it in memory.
+
+    A memmap or dask array of ``MIN_STREAM_BYTES`` or more is streamed. A
+    smaller one is fitted as in-memory data (a dask array computed first):
+    the fit then holds one float32 copy of it, at most a few hundred MB,
+    and shuffles all its rows.
+    """
+    is_dask = type(X).__module__.startswith("dask.array") and hasattr(X, "compute")
+    if not (is_dask or isinstance(X, np.memmap)):
+        return None
+    shape = tuple(X.shape)
+    known = all(isinstance(n, int | np.integer) for n in shape)
+    if known and math.prod(shape) * 4 < MIN_STREAM_BYTES:
+        return None
+    if is_dask:
         return RowSource(X, lambda start, stop: np.asarray(X[start:stop].compute()))
-    return None
+    return RowSource(X, _memmap_reader(X))
 
 
 def _memmap_reader(X):
@@ -111,13 +124,16 @@ class StreamedData:
         per_block = min(per_block, max(1, math.ceil(n / 20 / batch_size)))
         self.block_rows = per_block * batch_size
         self.group = max(1, GROUP_BYTES // (4 * width * self.block_rows))
-        starts = np.arange(0, n, self.block_rows)
-        chunks = np.stack([starts, np.minimum(starts + self.block_rows, n)], axis=1)
+        # Chunks (read, shuffled and held out whole) of a block, or of a
+        # twentieth of the rows when that is fewer.
+        chunk_rows = min(self.block_rows, math.ceil(n / 20))
+        starts = np.arange(0, n, chunk_rows)
+        chunks = np.stack([starts, np.minimum(starts + chunk_rows, n)], axis=1)
         n_val = math.ceil(val_fraction * len(chunks)) if val_fraction else 0
         if n_val and n_val >= len(chunks):
             raise ValueError(
                 f"validation_fraction={val_fraction} of {len(chunks)} chunks of "
-                f"{self.block_rows} rows leaves none to train on; set "
+                f"{chunk_rows} rows leaves none to train on; set "
                 "early_stopping=False or pass more samples."
             )
         is_val = np.zeros(len(chunks), dtype=bool)
@@ -143,8 +159,8 @@ class StreamedData:
         left_X, left_rows = np.zeros((0, self.source.shape[1]), np.float32), []
         total, n_batches = 0.0, 0
         for g in range(0, len(order), self.group):
-            X, rows = self._read(self.train_chunks[order[g : g + self.group]])
-            X, rows = np.concatenate([left_X, X]), np.concatenate([*left_rows, rows])
+            chunks = self.train_chunks[order[g : g + self.group]]
+            X, rows = self._read(chunks, left_X, left_rows)
             perm = rng.permutation(len(X))
             full = len(X) // self.block_rows * self.block_rows
             for start in range(0, full, self.block_rows):
@@ -165,15 +181,20 @@ class StreamedData:
             total, n_batches = total + loss * len(last), n_batches + len(last)
         return total / n_batches, self._validate(trainer) if self.n_val else None
 
-    def _read(self, chunks):
-        """The rows of ``chunks`` (``[start, stop)`` pairs) and their indices."""
-        n_rows = int(np.sum(chunks[:, 1] - chunks[:, 0]))
+    def _read(self, chunks, head, head_rows):
+        """``head`` and the rows of ``chunks``, with their indices.
+
+        ``chunks`` are ``[start, stop)`` pairs; one buffer holds all the
+        rows, filled a chunk at a time.
+        """
+        n_rows = len(head) + int(np.sum(chunks[:, 1] - chunks[:, 0]))
         X = np.empty((n_rows, self.source.shape[1]), np.float32)
-        at = 0
+        X[: len(head)] = head
+        at = len(head)
         for start, stop in chunks:
             X[at : at + stop - start] = self.source[start:stop]
             at += stop - start
-        return X, np.concatenate([np.arange(a, b) for a, b in chunks])
+        return X, np.concatenate([*head_rows, *(np.arange(a, b) for a, b in chunks)])
 
     def _block(self, X, rows, pick, val=False):
         """Rows ``pick`` of ``X`` as one block's ``TrainingData``."""

@@ -7,6 +7,7 @@ module: every worker pays the backend import once.
 import numpy as np
 import pytest
 from conftest import make_regression_data
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 import skdropbn
@@ -129,3 +130,25 @@ def test_estimators_fitted_on_workers_come_back_intact(client, small):
 def test_limit_worker_threads_rejects_bad_counts():
     with pytest.raises(ValueError, match="n_threads"):
         skdropbn.limit_worker_threads(n_threads=0)
+
+
+def test_dask_ml_incremental_streams_blocks_through_partial_fit(client, small):
+    """``dask_ml.wrappers.Incremental``: one partial_fit per block, on workers.
+
+    The estimator travels between tasks (pickled, its training state with
+    it), so a stream over the blocks must end where the same calls made
+    here do.
+    """
+    wrappers = pytest.importorskip("dask_ml.wrappers", reason="needs dask-ml")
+    da = pytest.importorskip("dask.array")
+    X, y = small
+    est = DropBNRegressor(n_layers=1, units=8, batch_size=16, random_state=0)
+    blocks = da.from_array(X, chunks=(30, X.shape[1])), da.from_array(y, chunks=30)
+    remote = wrappers.Incremental(est, shuffle_blocks=False).fit(*blocks)
+    local = clone(est)
+    for rows in range(0, len(X), 30):
+        local.partial_fit(X[rows : rows + 30], y[rows : rows + 30])
+    assert remote.estimator_.n_iter_ == local.n_iter_ == 4
+    np.testing.assert_allclose(
+        remote.estimator_.predict(X), local.predict(X), rtol=1e-4, atol=1e-6
+    )

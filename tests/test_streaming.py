@@ -20,6 +20,7 @@ NET = dict(n_layers=1, units=16, epochs=25, learning_rate=0.01, random_state=0)
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
     # 5 float32 features: blocks of 4 batches of 32 rows, groups of 3 blocks.
+    monkeypatch.setattr(_streaming, "MIN_STREAM_BYTES", 0)
     monkeypatch.setattr(_streaming, "BLOCK_BYTES", 4 * 5 * 32 * 4)
     monkeypatch.setattr(_streaming, "GROUP_BYTES", 3 * 4 * 5 * 32 * 4)
 
@@ -82,6 +83,21 @@ def test_bad_input_in_scikit_learns_words(data, tmp_path):
     assert not hasattr(est, "n_features_in_")  # left as it was
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         est.fit(da.from_array(X, 200), y[:-1])
+    # (Of unknown size, so streamed whatever MIN_STREAM_BYTES says.)
     unknown = da.from_array(X, 200)[da.from_array(y, 200) > 0]
     with pytest.raises(ValueError, match="unknown"):
         est.fit(unknown, y[y > 0])
+
+
+def test_small_memmaps_and_dask_arrays_fit_in_memory(data, tmp_path, monkeypatch):
+    X, y = data
+    X = X.astype(np.float32)
+    monkeypatch.setattr(_streaming, "MIN_STREAM_BYTES", X.nbytes + 1)
+    expected = DropBNRegressor(**NET).fit(X, y).predict(X)
+    for small in (memmap(tmp_path, X), da.from_array(X, 200)):
+        got = DropBNRegressor(**NET).fit(small, y).predict(X)
+        np.testing.assert_array_equal(got, expected)
+    # Streamed, a fit of 32 rows still has chunks to hold out (of 2 rows).
+    monkeypatch.setattr(_streaming, "MIN_STREAM_BYTES", 0)
+    tiny = DropBNRegressor(**NET, batch_size=32).fit(memmap(tmp_path, X[:32]), y[:32])
+    assert tiny.n_iter_ >= 1
