@@ -14,7 +14,9 @@ no early stopping, on synthetic data (``make_regression``, 16,384 rows,
 
 The per-call cost includes everything a user pays: validation, loading the
 training state into the compiled trainer and taking it out, and the NumPy
-inference layers rebuilt after each call. A second table counts the
+inference layers rebuilt after each call. The last two columns time the
+compiled epoch alone (no estimator), called with 1 batch and with 16. A line
+below counts the
 compilations over calls of 7 different sizes (JAX: the jitted epoch's cache
 size; TensorFlow: traces, which with fixed shapes is also what XLA compiles).
 
@@ -88,6 +90,38 @@ def partial_fit_per_call(net, X, y, repeats):
     return statistics.median(times)
 
 
+def epoch_call(net, X, y, repeats):
+    """One compiled epoch call of 1 batch and of 16, per batch (ms).
+
+    What a call of one step costs against a step inside a longer epoch,
+    without the estimator around it: the trainer of ``net`` from the pool
+    (fitted above), loaded with fresh weights, run directly.
+    """
+    from skdropbn import _data
+    from skdropbn._keras import FitConfig, pool
+
+    (trainer, *_) = next(
+        v
+        for k, v in pool._TRAINERS.items()
+        if k[1].architecture.units == net["units"] and k[1].batch_size == CHUNK
+    )
+    trainer.load(trainer.initial_weights(0), FitConfig(1e-3, 0, 0.1, 0.0))
+    Y = ((y - y.mean()) / y.std())[:, None]
+    out = []
+    for n_batches in (1, 16):
+        n = n_batches * CHUNK
+        data = _data.training_data(X[:n], Y[:n], np.ones(n), np.arange(n), None, CHUNK)
+        batches = np.arange(n, dtype=np.int32).reshape(n_batches, CHUNK)
+        trainer.run_epoch(data, batches)  # compiles this shape
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.run_epoch(data, batches)
+            times.append((time.perf_counter() - start) / n_batches)
+        out.append(statistics.median(times))
+    return out
+
+
 def compilations(X, y):
     """Compiled programs after partial_fit calls of 7 sizes, per backend."""
     from skdropbn._keras import pool
@@ -121,20 +155,24 @@ def main():
     for name, net in NETS.items():
         fit_time = fit_per_batch(net, X, y, args.repeats)
         call_time = partial_fit_per_call(net, X, y, args.repeats)
-        rows.append((name, fit_time, call_time))
-        print(f"{name}: {fit_time * 1e3:.2f} / {call_time * 1e3:.2f} ms", flush=True)
+        one, sixteen = epoch_call(net, X, y, args.repeats)
+        rows.append((name, fit_time, call_time, one, sixteen))
     sizes, compiled = compilations(X, y)
     backend = keras.backend.backend()
     print(
         f"partial_fit on {CHUNK}-row chunks, {backend} backend, "
         f"{args.features} features, median of {args.repeats}\n"
     )
-    print("| network | 256 rows in a fit epoch | partial_fit call | ratio |")
-    print("|---|---:|---:|---:|")
-    for name, fit_time, call_time in rows:
+    print(
+        "| network | 256 rows in a fit epoch | partial_fit call | ratio "
+        "| epoch call of 1 batch | of 16, per batch |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, fit_time, call_time, one, sixteen in rows:
         print(
             f"| {name} | {fit_time * 1e3:.2f} ms | {call_time * 1e3:.2f} ms "
-            f"| {call_time / fit_time:.2f}x |"
+            f"| {call_time / fit_time:.2f}x | {one * 1e3:.2f} ms "
+            f"| {sixteen * 1e3:.2f} ms |"
         )
     print(f"\nCalls of {', '.join(map(str, sizes))} rows: {compiled} compilation(s)")
     record = machine(backend)
