@@ -1,4 +1,4 @@
-"""The training loop: epochs, shuffling, and the callbacks that stop and schedule.
+"""The training loop: seeds, epochs, shuffling, callbacks that stop and schedule.
 
 Backend-free: it drives a compiled trainer (``skdropbn._keras.trainer``) one
 epoch at a time. What to do after an epoch is in small callback objects, as
@@ -16,6 +16,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from skdropbn import _data
+
+
+def _as_seed_source(random_state):
+    """A NumPy ``RandomState`` to draw this fit's seeds from.
+
+    An int gives reproducible fits; a ``RandomState`` is used as given
+    (scikit-learn's convention). ``None`` draws fresh OS entropy instead of
+    consuming numpy's global generator, which belongs to the user.
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    return np.random.RandomState(random_state)
+
+
+def fit_seeds(random_state):
+    """The five seeds of a fit, drawn from ``random_state`` in a fixed order."""
+    seeds = _as_seed_source(random_state).randint(0, 2**31 - 1, size=5)
+    return dict(zip(("init", "dropout", "split", "shuffle", "mc"), map(int, seeds)))
 
 
 def make_batches(n_samples, batch_size, rng):
