@@ -152,3 +152,62 @@ def test_dask_ml_incremental_streams_blocks_through_partial_fit(client, small):
     np.testing.assert_allclose(
         remote.estimator_.predict(X), local.predict(X), rtol=1e-4, atol=1e-6
     )
+
+
+def _learn(est, X, y):
+    return est.partial_fit(X, y)
+
+
+def _score(est, X, y):
+    return est.score(X, y)
+
+
+def successive_halving(client, estimator, grid, blocks, X_val, y_val):
+    """What dask-ml's HyperbandSearchCV does inside one bracket, on distributed.
+
+    Every candidate learns from the first block (one ``partial_fit`` each, as
+    tasks on the workers, the estimators staying there between calls); the
+    better half by validation score goes on to the next block, until one is
+    left, which learns from the remaining blocks. ``docs/distributed.md``
+    shows this function; dask-ml's own searches fail on distributed 2026.8.
+    """
+    from sklearn.model_selection import ParameterGrid
+
+    params = list(ParameterGrid(grid))
+    models = {i: clone(estimator).set_params(**p) for i, p in enumerate(params)}
+    for X, y in blocks:
+        models = {
+            i: client.submit(_learn, m, X, y, pure=False) for i, m in models.items()
+        }
+        if len(models) > 1:
+            scores = client.gather(
+                {i: client.submit(_score, m, X_val, y_val) for i, m in models.items()}
+            )
+            best = sorted(models, key=scores.get, reverse=True)[: len(models) // 2]
+            models = {i: models[i] for i in best}
+    ((winner, model),) = models.items()
+    return params[winner], model.result()
+
+
+def test_successive_halving_over_partial_fit_on_workers(client, small):
+    X, y = small
+    est = DropBNRegressor(n_layers=1, units=8, batch_size=16, random_state=0)
+    grid = {"learning_rate": [1e-4, 1e-3, 1e-2, 3e-2]}
+    blocks = [(X[i : i + 30], y[i : i + 30]) for i in range(0, 90, 30)]
+    best, model = successive_halving(client, est, grid, blocks, X[90:], y[90:])
+    # The same calls made here pick the same candidate and network.
+    local = {
+        lr: clone(est).set_params(learning_rate=lr) for lr in grid["learning_rate"]
+    }
+    alive = list(local)
+    for Xb, yb in blocks:
+        for lr in alive:
+            local[lr].partial_fit(Xb, yb)
+        if len(alive) > 1:
+            alive.sort(key=lambda lr: local[lr].score(X[90:], y[90:]), reverse=True)
+            alive = alive[: len(alive) // 2]
+    assert best == {"learning_rate": alive[0]}
+    assert model.n_iter_ == 3
+    np.testing.assert_allclose(
+        model.predict(X), local[alive[0]].predict(X), rtol=1e-4, atol=1e-6
+    )
