@@ -37,7 +37,9 @@ class IncrementalMixin:
                 X.shape[1], prepared, self._resolved_embedding(len(X), False),
                 None, "",
             )  # fmt: skip
-        _memory.check_fit_fits_in_memory(spec, len(X), type(self).__name__)
+            # Checked once: a call adds one batch's tensors to the network's
+            # memory, whatever its number of rows.
+            _memory.check_fit_fits_in_memory(spec, len(X), type(self).__name__)
         run = self.__dict__.get("_incremental")
         if run is None:  # the first call, or the first after fit
             run = self._start_incremental(len(X))

