@@ -198,3 +198,17 @@ def test_classifier_binary_multilabel_and_class_weight():
     Y = np.c_[y, X[:, 1] > 0]
     multi = stream(DropBNClassifier(**SMALL), X, Y, passes=10)
     assert multi.predict(X).shape == Y.shape and multi.score(X, Y) > 0.7
+
+
+def test_a_call_that_diverges_leaves_the_predictions_and_the_stream_usable(data):
+    # The state of the stream was resident in the trainer the failed call
+    # changed: the next call starts again from the kept weights.
+    X, y = data
+    est = stream(DropBNRegressor(**SMALL), X, y, passes=1)
+    before = est.predict(X)
+    with pytest.raises(ValueError, match="diverged"):
+        est.set_params(learning_rate=1e12).partial_fit(X[:50], y[:50])
+    assert est.n_iter_ == 4
+    np.testing.assert_array_equal(est.predict(X), before)
+    est.set_params(learning_rate=0.01).partial_fit(X[:50], y[:50])
+    assert est.n_iter_ == 5 and np.all(np.isfinite(est.predict(X)))
