@@ -2,7 +2,7 @@
 
 Small files here, with the block sizes of ``skdropbn._streaming`` made small
 (monkeypatched) so that an epoch reads many chunks, groups and blocks, and
-its last rows take the one-batch path; ``benchmarks/large_data.py --stream``
+its last rows take the one-batch path; ``benchmarks/out_of_core.py``
 streams gigabytes.
 """
 
