@@ -75,8 +75,9 @@ class IncrementalMixin:
                 )
             except FloatingPointError as exc:
                 raise ValueError(
-                    f"{exc} The estimator was left as it was before this call. "
-                    "Lower learning_rate, or scale X and y."
+                    f"{exc} The network was left as it was before this call "
+                    "(the optimizer's state starts anew on the next one). Lower "
+                    "learning_rate, or scale X and y."
                 ) from None
             weights = trainer.current_weights()
         del trainer
