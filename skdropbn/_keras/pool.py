@@ -6,6 +6,7 @@ state in nor out; the state is copied out only when another fit needs that
 trainer, the trainer is dropped, or the estimator is pickled.
 """
 
+import atexit
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,6 +37,23 @@ _MAX_TRAINER_STATE_BYTES = _MAX_POOLED_STATE_BYTES // 4
 _MAX_CACHED_TRAINERS = 32
 _TRAINERS = OrderedDict()
 _TRAINERS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _release_trainers():
+    """Drop the pooled trainers while the backend is still whole.
+
+    Left to the interpreter's final teardown, JAX's compiled epochs and
+    arrays were destroyed in no particular order, and about one process in
+    six that had fitted a few networks aborted on exit ("terminate called
+    without an active exception", status -6; tests/test_reliability.py's
+    clean-process test).
+    """
+    with _TRAINERS_LOCK:
+        trainers = [t for pool in _TRAINERS.values() for t in pool]
+        _TRAINERS.clear()
+    for trainer in trainers:
+        trainer.release()
 
 
 class Stream:
