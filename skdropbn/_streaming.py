@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from skdropbn import _data
+from skdropbn import _data, _keras
 
 MIN_STREAM_BYTES = 1 << 30  # float32 size of X from which fit streams it
 BLOCK_BYTES = 64 << 20  # float32 rows of X per compiled epoch call
@@ -139,12 +139,15 @@ class StreamedData:
         is_val = np.zeros(len(chunks), dtype=bool)
         is_val[rng.permutation(len(chunks))[:n_val]] = True
         self.train_chunks, self.val_chunks = chunks[~is_val], chunks[is_val]
-        w = np.ones(n) if sample_weight is None else sample_weight
         self.weight = sample_weight
         self.n_train = int(np.sum(self.train_chunks[:, 1] - self.train_chunks[:, 0]))
         self.n_val = n - self.n_train
-        self._train_scale = 1.0 / _mean_weight(w, self.train_chunks)
-        self._val_scale = 1.0 / _mean_weight(w, self.val_chunks) if n_val else 1.0
+        # Without weights every row weighs 1: no array of n ones to average.
+        self._train_scale = self._val_scale = 1.0
+        if sample_weight is not None:
+            self._train_scale = 1.0 / _mean_weight(sample_weight, self.train_chunks)
+            if n_val:
+                self._val_scale = 1.0 / _mean_weight(sample_weight, self.val_chunks)
 
     def _weights(self, rows, scale):
         if self.weight is None:
@@ -198,7 +201,7 @@ class StreamedData:
 
     def _block(self, X, rows, pick, val=False):
         """Rows ``pick`` of ``X`` as one block's ``TrainingData``."""
-        share, n = _keras_share(), self.block_rows
+        share, n = _keras.share_tensor, self.block_rows
         w = self._weights(rows[pick], self._val_scale if val else self._train_scale)
         arrays = [
             share(_data._gather(X, pick, n)),
@@ -246,9 +249,3 @@ def _mean_weight(w, chunks):
     return sum(float(w[a:b].sum()) for a, b in chunks) / max(
         1, int(np.sum(chunks[:, 1] - chunks[:, 0]))
     )
-
-
-def _keras_share():
-    from skdropbn import _keras
-
-    return _keras.share_tensor
