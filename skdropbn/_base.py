@@ -33,6 +33,9 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
 # clearly better (benchmarks/results/accuracy-ablation.md).
 AUTO_EMBEDDING_MIN_SAMPLES = 1000
 MAX_MC_PASSES = 10_000
+# Bounded like n_mc_passes (a loaded file cannot ask for a million members);
+# TabM's paper uses 32, and past that the members' mean hardly moves.
+MAX_MEMBERS = 1024
 
 
 class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
@@ -45,6 +48,7 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
         "batch_norm": [StrOptions({"after", "before"}), "boolean", None],
         "input_batch_norm": ["boolean"],
         "feature_embedding": [StrOptions({"auto", "periodic"}), None],
+        "n_members": [Interval(Integral, 1, MAX_MEMBERS, closed="both")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -154,6 +158,7 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
             activation=self.activation,
             output_activation=prepared.output_activation,
             feature_embedding=embedding,
+            n_members=int(self.n_members),
         )
         if previous is not None and spec != previous:
             raise ValueError(

@@ -48,6 +48,17 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         averaging;
         ``benchmarks/results/calibration-embedding.md``).
 
+    n_members : int, default=1
+        Size of a committee of networks trained as one (TabM-mini, Gorishniy
+        et al. 2025): the members share the hidden layers, each has its own
+        element-wise scaling of the first hidden layer's input (random signs
+        at the start) and its own output layer; each is trained on its own
+        loss, and the committee predicts their mean (averaged probabilities
+        for a classifier). Early stopping watches the committee's loss.
+        ``return_std`` / MC dropout count each member of each pass as a
+        draw. The hidden layers' work grows with ``n_members`` (a batch runs
+        as ``batch_size * n_members`` rows), the weights hardly.
+
     activation : {"relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid"}, \
             default="relu"
         Activation of the hidden layers.
@@ -184,6 +195,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         batch_norm="after",
         input_batch_norm=False,
         feature_embedding=None,
+        n_members=1,
         activation="relu",
         class_weight=None,
         optimizer="adam",
@@ -208,6 +220,7 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
         self.batch_norm = batch_norm
         self.input_batch_norm = input_batch_norm
         self.feature_embedding = feature_embedding
+        self.n_members = n_members
         self.activation = activation
         self.class_weight = class_weight
         self.optimizer = optimizer

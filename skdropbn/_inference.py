@@ -13,7 +13,7 @@ matrix shapes). Monte-Carlo passes, which are random anyway, run in float32.
 """
 
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf, log_expit, log_softmax, logsumexp
 
 from skdropbn._spec import BATCH_NORM_EPSILON, EMBEDDING_CLIP
 
@@ -72,7 +72,17 @@ def _embed(layer, x):
 def _embedding_width(layers):
     """Values per row of the embedding's widest step (0 without one)."""
     first = layers[0]
-    return first["frequencies"].size * 2 if isinstance(first, dict) else 0
+    if isinstance(first, dict) and first["kind"] == "periodic":
+        return first["frequencies"].size * 2
+    return 0
+
+
+def _n_members(layers):
+    """The committee's size: 1 without a ``"members"`` step."""
+    for layer in layers:
+        if isinstance(layer, dict) and layer["kind"] == "members":
+            return layer["scale"].shape[0]
+    return 1
 
 
 def _rows_per_chunk(layers, chunk_size):
@@ -81,11 +91,32 @@ def _rows_per_chunk(layers, chunk_size):
     Blocks of 8 MB (float64) keep the matrix products at BLAS speed while
     the temporaries stay small enough to be reused rather than paged in
     afresh for every block: 1,024 rows of the lesson's 3 x 1024 network run
-    faster than 16,384-row blocks (and than 256-row ones).
+    faster than 16,384-row blocks (and than 256-row ones). A committee's
+    row is ``n_members`` rows in the shared layers.
     """
-    widths = [layer[0].shape[1] for layer in layers if not isinstance(layer, dict)]
-    widest = max([_embedding_width(layers), *widths])
-    return max(256, min(chunk_size, (1 << 20) // widest))
+    widths = [layer[0].shape[-1] for layer in layers if not isinstance(layer, dict)]
+    widest = max([_embedding_width(layers), *(w * _n_members(layers) for w in widths)])
+    return max(256 // _n_members(layers), min(chunk_size, (1 << 20) // widest), 1)
+
+
+def _combine_members(z, activation, logits):
+    """The committee's output from its members' ``z``, ``(rows, members, outputs)``.
+
+    The mean of the members' activated outputs (probabilities for a
+    classifier), what ``model_`` returns; with ``logits``, the logits of
+    that mean, computed in log space (``log mean p`` by logsumexp), so that
+    ``decision_function``, ``predict_proba`` and ``predict`` agree.
+    """
+    k = z.shape[1]
+    if activation == "linear":
+        return z.mean(axis=1)
+    if not logits:
+        return ACTIVATIONS[activation](z).mean(axis=1)
+    if activation == "sigmoid":
+        # logit(mean p) = log mean p - log mean (1 - p)
+        return logsumexp(log_expit(z), axis=1) - logsumexp(log_expit(-z), axis=1)
+    # softmax: log of the mean probabilities is a logit vector of that mean.
+    return logsumexp(log_softmax(z, axis=-1), axis=1) - np.log(k)
 
 
 def as_dtype(layers, dtype):
@@ -105,7 +136,15 @@ def as_dtype(layers, dtype):
     return out
 
 
-def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
+def _dropout(h, rate, rng):
+    # 16-bit draws are twice as fast as float ones; the kept share is
+    # 1 - threshold / 2**16, within 1e-5 of 1 - rate.
+    threshold = round(rate * 65536)
+    keep = rng.integers(0, 65536, h.shape, dtype=np.uint16) >= threshold
+    h *= keep / h.dtype.type(1.0 - threshold / 65536)
+
+
+def forward(layers, X, *, rng=None, logits=False, chunk_size=16384, members=False):
     """Evaluate the folded network on ``X`` (float32, 2-D).
 
     Parameters
@@ -123,29 +162,44 @@ def forward(layers, X, *, rng=None, logits=False, chunk_size=16384):
     chunk_size : int
         Most rows per block, to bound the memory of the hidden activations
         (fewer for wide networks, see ``_rows_per_chunk``).
+    members : bool
+        A committee's every member's output, ``(n_samples, n_members,
+        n_outputs)``, rather than the committee's (``_combine_members``).
 
     """
     out = []
-    embedding = layers[0] if isinstance(layers[0], dict) else None
-    dense = layers[1:] if embedding is not None else layers
     chunk_size = _rows_per_chunk(layers, chunk_size)
+    last = len(layers) - 1
     for start in range(0, X.shape[0], chunk_size):
         h = X[start : start + chunk_size]
-        if embedding is not None:
-            h = _embed(embedding, h)
-        for i, (kernel, bias, activation, rate) in enumerate(dense):
+        n = h.shape[0]
+        for i, layer in enumerate(layers):
+            if isinstance(layer, dict):
+                if layer["kind"] == "periodic":
+                    h = _embed(layer, h)
+                else:  # "members": each row once per member, through its adapter
+                    scale = layer["scale"].astype(h.dtype, copy=False)
+                    h = h[:, None, :] * scale + layer["shift"].astype(h.dtype)
+                    h = h.reshape(-1, scale.shape[1])
+                continue
+            kernel, bias, activation, rate = layer
+            if kernel.ndim == 3:  # a committee's output heads
+                h = h.reshape(n, kernel.shape[0], kernel.shape[1])
+                h = np.einsum("nkw,kwo->nko", h, kernel.astype(h.dtype, copy=False))
+                h += bias.astype(h.dtype, copy=False)
+                if members:
+                    h = h if logits else ACTIVATIONS[activation](h)
+                else:
+                    h = _combine_members(h, activation, logits)
+                continue
             # The bias in place: a second array of the block's size per layer
             # costs a quarter of a large call's time.
             h = h @ kernel.astype(h.dtype, copy=False)
             h += bias
-            if not (logits and i == len(dense) - 1):
+            if not (logits and i == last):
                 h = ACTIVATIONS[activation](h)
             if rng is not None and rate > 0:
-                # 16-bit draws are twice as fast as float ones; the kept
-                # share is 1 - threshold / 2**16, within 1e-5 of 1 - rate.
-                threshold = round(rate * 65536)
-                keep = rng.integers(0, 65536, h.shape, dtype=np.uint16) >= threshold
-                h *= keep / h.dtype.type(1.0 - threshold / 65536)
+                _dropout(h, rate, rng)
         out.append(h)
     if len(out) == 1:
         return out[0]
@@ -177,6 +231,11 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
 
     Notes
     -----
+    A committee's members count as draws too: the moments are over every
+    member of every pass, so the variance holds the members' disagreement
+    as well as dropout's (the mean is the committee's, averaged over the
+    passes).
+
     The passes run in float32, stacked into blocks of about 65,536 rows so
     that the matrix products stay large; each block is evaluated a few
     thousand rows at a time (``_rows_per_chunk``) and folded into running
@@ -189,13 +248,19 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     if width and X.shape[0] * width <= (1 << 24):
         # The embedding has no dropout: the same for every pass, computed once.
         X, layers = _embed(layers[0], X), layers[1:]
-    n = X.shape[0]
-    block = max(1, 65536 // max(n, 1))
+    n, n_members = X.shape[0], _n_members(layers)
+    block = max(1, 65536 // max(n * n_members, 1))
     count, mean, m2 = 0, 0.0, 0.0
     for start in range(0, n_passes, block):
         k = min(block, n_passes - start)
-        out = forward(layers, np.tile(X, (k, 1)), rng=rng, logits=logits)
+        out = forward(
+            layers, np.tile(X, (k, 1)), rng=rng, logits=logits, members=n_members > 1
+        )
         out = out.astype(np.float64)
+        if n_members > 1:  # (passes * rows, members, outputs) -> draws of rows
+            out = out.reshape(k, n, n_members, -1).swapaxes(1, 2)
+            out = out.reshape(k * n_members * n, -1)
+            k *= n_members
         if transform is not None:
             out = transform(out)
         out = out.reshape(k, n, -1)
@@ -233,19 +298,36 @@ class _FittedWeights:
         return scale, beta - mean * scale
 
     def dense(self, name, pending):
-        """Kernel and bias of Dense ``name``, the affine map ``pending`` folded in."""
+        """Kernel and bias of Dense ``name``, the affine map ``pending`` folded in.
+
+        A committee's output heads have a kernel per member, ``(members,
+        width, outputs)``; the map folds into each.
+        """
         kernel = self(f"{name}/kernel")
         bias = f"{name}/bias"
-        bias = self(bias) if bias in self.by_path else np.zeros(kernel.shape[1])
+        bias = self(bias) if bias in self.by_path else np.zeros(kernel.shape[-1])
         if pending is not None:
             scale, shift = pending
             # Not ``shift @ kernel``: a BLAS call leaves OpenBLAS's threads
             # spinning for a while, and on 2 cores the next training step
             # (a partial_fit stream exports after every call) then ran at
             # half speed: 24 ms instead of 13 for the lesson network's.
-            bias = bias + np.einsum("i,ij->j", shift, kernel)
+            bias = bias + np.einsum("i,...ij->...j", shift, kernel)
             kernel *= scale[:, None]
         return kernel, bias
+
+    def members(self, pending):
+        """A committee's adapters, ``x * scale + shift`` per member.
+
+        An affine map waiting before them (the input batch norm without an
+        embedding) folds in: ``(x * s + t) * r = x * (s r) + t r``.
+        """
+        adapter = self("members/adapter")
+        scale, shift = adapter, np.zeros_like(adapter)
+        if pending is not None:
+            s, t = pending
+            scale, shift = adapter * s, adapter * t
+        return {"kind": "members", "scale": scale, "shift": shift}
 
     def embedding(self, pending):
         """The periodic embedding's arrays, the affine map ``pending`` folded in.
@@ -271,7 +353,9 @@ def export_layers(weights, paths, spec):
     """Fold the fitted network into ``[(kernel, bias, activation, dropout)]``.
 
     A feature embedding comes first, as a dict of its arrays (``"kind"``:
-    ``"periodic"``; see ``skdropbn._keras.layers.periodic_embedding_layer``).
+    ``"periodic"``; see ``skdropbn._keras.layers.periodic_embedding_layer``),
+    then a committee's adapters (``"kind"``: ``"members"``); a committee's
+    output layer has a kernel per member (``skdropbn._keras.layers.committee_layers``).
 
     ``weights`` are NumPy arrays named by ``paths`` (``"dense_0/kernel"``,
     ...). Inference uses batch normalization's moving statistics, which makes
@@ -286,6 +370,9 @@ def export_layers(weights, paths, spec):
     layers = []
     if spec.feature_embedding == "periodic":
         layers.append(fitted.embedding(pending))
+        pending = None
+    if spec.n_members > 1:
+        layers.append(fitted.members(pending))
         pending = None
     for i in range(spec.n_layers):
         kernel, bias = fitted.dense(f"dense_{i}", pending)

@@ -27,6 +27,14 @@ EMBEDDING_DIM = 16
 EMBEDDING_SIGMA = 1.0
 EMBEDDING_CLIP = 3.0
 
+# A committee of ``n_members`` networks trained as one (TabM-mini: Gorishniy
+# et al. 2025, "TabM: Advancing Tabular Deep Learning with Parameter-Efficient
+# Ensembling"): the members share every hidden layer; each has its own
+# multiplicative adapter on the first hidden layer's input (initialised to
+# random signs, which is what makes the members differ) and its own output
+# head. A batch of B rows runs as B * n_members rows through the shared
+# layers, with independent dropout masks per member.
+
 
 @dataclass(frozen=True)
 class NetworkSpec:
@@ -41,8 +49,9 @@ class NetworkSpec:
     input_batch_norm: bool
     activation: str
     output_activation: str  # "linear", "sigmoid" or "softmax"
-    # Last, with a default: specs saved before it existed still load.
+    # Last, with defaults: specs saved before these existed still load.
     feature_embedding: str | None = None  # "periodic" or None
+    n_members: int = 1  # the committee's size (1: a single network)
 
     def architecture(self):
         """What shapes the compiled training epoch: this spec, rate-free.
@@ -77,6 +86,8 @@ class NetworkSpec:
             yield "embedding/weight", (width,)
             yield "embedding/shift", (width,)
             width *= dim + 1
+        if self.n_members > 1:
+            yield "members/adapter", (self.n_members, width)
         for i in range(self.n_layers):
             yield f"dense_{i}/kernel", (width, self.units)
             if self.batch_norm != "before":  # "before": batch norm's beta instead
@@ -84,8 +95,12 @@ class NetworkSpec:
             if self.batch_norm is not None:
                 yield from _batch_norm_shapes(f"batch_norm_{i}", self.units)
             width = self.units
-        yield "output/kernel", (width, self.n_outputs)
-        yield "output/bias", (self.n_outputs,)
+        if self.n_members > 1:
+            yield "output/kernel", (self.n_members, width, self.n_outputs)
+            yield "output/bias", (self.n_members, self.n_outputs)
+        else:
+            yield "output/kernel", (width, self.n_outputs)
+            yield "output/bias", (self.n_outputs,)
 
 
 def _batch_norm_shapes(name, width):

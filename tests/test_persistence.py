@@ -262,8 +262,12 @@ def test_format_version_1_files_still_load(kind):
     X = expected["X"]
     if kind == "regressor":
         np.testing.assert_allclose(loaded.predict(X), expected["regressor"], rtol=1e-12)
+        # The Monte-Carlo passes run in float32, and BLAS kernels differ by
+        # CPU (the file's figures came from AMD EPYC; Intel Xeon's AVX-512
+        # kernels differ by 4e-8): float32 round-off of a few hidden layers'
+        # sums, not the float64 pass's 1e-12.
         np.testing.assert_allclose(
-            loaded.predict(X, return_std=True)[1], expected["regressor_std"], rtol=1e-12
+            loaded.predict(X, return_std=True)[1], expected["regressor_std"], rtol=1e-5
         )
     else:
         np.testing.assert_allclose(
@@ -276,13 +280,15 @@ def test_weight_shapes_are_those_keras_builds():
     from skdropbn._keras.network import build_network
     from skdropbn._spec import NetworkSpec
 
-    for bn, input_bn, embedding, n_layers in [
-        ("after", True, "periodic", 2),
-        ("before", False, None, 1),
-        (None, True, None, 1),
+    for bn, input_bn, embedding, n_layers, members in [
+        ("after", True, "periodic", 2, 1),
+        ("before", False, None, 1, 1),
+        (None, True, None, 1, 1),
+        ("after", True, "periodic", 2, 3),
+        ("before", True, None, 0, 2),
     ]:
         spec = NetworkSpec(
-            3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding
+            3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding, members
         )
         built = [(w.path, tuple(w.shape)) for w in build_network(spec).weights]
         assert spec.weight_shapes() == built

@@ -433,7 +433,7 @@ def test_clone_keeps_every_parameter():
         weight_decay=0.1, batch_size=64, epochs=11, early_stopping=False,
         validation_fraction=0.3, n_iter_no_change=3, tol=0.5, random_state=5,
         verbose=1, warm_start=True, n_mc_passes=7, lr_schedule="plateau",
-        feature_embedding=None, ema_momentum=0.5,
+        feature_embedding=None, ema_momentum=0.5, n_members=3,
     )  # fmt: skip
     est = DropBNRegressor(**params)
     assert clone(est).get_params() == params

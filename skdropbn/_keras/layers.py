@@ -101,19 +101,115 @@ def periodic_embedding_layer():
     return PeriodicEmbedding
 
 
+@functools.cache
+def committee_layers():
+    """The Keras layer classes of a committee (``NetworkSpec.n_members > 1``).
+
+    ``MemberAdapter`` turns rows ``(batch, width)`` into ``(batch, members,
+    width)``, each member's copy multiplied element-wise by its own row of
+    ``adapter``; the shared Dense, Dropout and BatchNormalization layers
+    that follow work on the last axis, so each member gets its own dropout
+    masks while batch norm's statistics are shared. ``MemberHeads`` is each
+    member's own output layer (``kernel`` of shape ``(members, width,
+    outputs)``); with ``combine=True`` (``model_``) it returns the mean of
+    the members' activated outputs (the committee's prediction: averaged
+    probabilities for a classifier), with ``combine=False`` (the trainers)
+    every member's, so that each member is trained on its own loss.
+    Registered as ``"skdropbn>MemberAdapter"`` and ``"skdropbn>MemberHeads"``.
+    """
+    return _member_adapter_layer(), _member_heads_layer()
+
+
+@functools.cache
+def _member_adapter_layer():
+    keras = import_keras()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="skdropbn")
+    class MemberAdapter(keras.layers.Layer):
+        def __init__(self, n_members, **kwargs):
+            super().__init__(**kwargs)
+            self.n_members = int(n_members)
+
+        def build(self, input_shape):
+            # Ones here (model_'s placeholder; a fit loads random signs).
+            self.adapter = self.add_weight(
+                shape=(self.n_members, input_shape[-1]),
+                initializer="ones",
+                name="adapter",
+            )
+
+        def call(self, x):
+            return ops.expand_dims(x, 1) * self.adapter
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], self.n_members, input_shape[-1])
+
+        def get_config(self):
+            return {**super().get_config(), "n_members": self.n_members}
+
+    return MemberAdapter
+
+
+@functools.cache
+def _member_heads_layer():
+    keras = import_keras()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="skdropbn")
+    class MemberHeads(keras.layers.Layer):
+        def __init__(self, units, activation="linear", combine=True, seed=0, **kwargs):
+            super().__init__(**kwargs)
+            self.units, self.combine, self.seed = int(units), bool(combine), int(seed)
+            self.activation = keras.activations.get(activation)
+
+        def build(self, input_shape):
+            _, n_members, width = input_shape
+            self.kernel = self.add_weight(
+                shape=(n_members, width, self.units),
+                initializer=keras.initializers.GlorotUniform(seed=self.seed),
+                name="kernel",
+            )
+            self.bias = self.add_weight(
+                shape=(n_members, self.units), initializer="zeros", name="bias"
+            )
+
+        def call(self, h):
+            z = ops.einsum("bkw,kwo->bko", h, self.kernel) + self.bias
+            out = self.activation(z)
+            return ops.mean(out, axis=1) if self.combine else out
+
+        def compute_output_shape(self, input_shape):
+            if self.combine:
+                return (input_shape[0], self.units)
+            return (input_shape[0], input_shape[1], self.units)
+
+        def get_config(self):
+            config = super().get_config()
+            config.update(
+                units=self.units,
+                activation=keras.activations.serialize(self.activation),
+                combine=self.combine,
+                seed=self.seed,
+            )
+            return config
+
+    return MemberHeads
+
+
 def keras_custom_objects():
     """Register skdropbn's Keras layers and return them by name.
 
     A fitted ``model_`` with a feature embedding contains skdropbn's
-    ``PeriodicEmbedding`` layer. ``model_.save`` writes it like any layer;
+    ``PeriodicEmbedding`` layer (and a committee, ``n_members > 1``, its
+    ``MemberAdapter`` and ``MemberHeads``). ``model_.save`` writes it like any layer;
     to read the file back in a new process, Keras must know the class: call
     this first (it imports Keras), or pass its result as ``custom_objects``.
 
     Returns
     -------
     custom_objects : dict
-        ``{"skdropbn>PeriodicEmbedding": PeriodicEmbedding}``, the registered
-        name and the layer class.
+        The layer classes of skdropbn, by their registered names.
 
     See Also
     --------
@@ -124,10 +220,15 @@ def keras_custom_objects():
     >>> import keras
     >>> from skdropbn import keras_custom_objects
     >>> sorted(keras_custom_objects())
-    ['skdropbn>PeriodicEmbedding']
+    ['skdropbn>MemberAdapter', 'skdropbn>MemberHeads', 'skdropbn>PeriodicEmbedding']
     >>> # keras.models.load_model("net.keras") now reads a saved ``model_``.
     """
-    return {"skdropbn>PeriodicEmbedding": periodic_embedding_layer()}
+    adapter, heads = committee_layers()
+    return {
+        "skdropbn>PeriodicEmbedding": periodic_embedding_layer(),
+        "skdropbn>MemberAdapter": adapter,
+        "skdropbn>MemberHeads": heads,
+    }
 
 
 class RateSource:

@@ -14,7 +14,7 @@ from skdropbn._keras.backend import import_keras
 from skdropbn._spec import BATCH_NORM_EPSILON, EMBEDDING_SIGMA
 
 
-def build_network(spec, dropout_layer=None, placeholder=False):
+def build_network(spec, dropout_layer=None, placeholder=False, combine=True):
     """Build the Keras model described by ``spec``.
 
     Its initial values are placeholders: a fit loads weights from
@@ -26,7 +26,9 @@ def build_network(spec, dropout_layer=None, placeholder=False):
     replaces ``keras.layers.Dropout`` (the trainers' runtime-rate dropout);
     ``placeholder=True`` (the trainers' template) fills the kernels with zeros
     rather than drawing values that are overwritten anyway, which spares a
-    wide network's random draws and their temporaries.
+    wide network's random draws and their temporaries. A committee's model
+    returns the members' mean; ``combine=False`` (the trainers' template)
+    returns every member's output, ``(batch, n_members, n_outputs)``.
     """
     keras = import_keras()
     from keras import layers
@@ -50,46 +52,72 @@ def build_network(spec, dropout_layer=None, placeholder=False):
         x = layers_.periodic_embedding_layer()(
             seed=int(rng.randint(2**31 - 2)), name="embedding"
         )(x)
+    if spec.n_members > 1:
+        x = layers_.committee_layers()[0](spec.n_members, name="members")(x)
     for i in range(spec.n_layers):
-        if spec.batch_norm == "before":
-            # Dense -> BN -> activation: BN's beta replaces the Dense bias.
-            x = layers.Dense(
-                spec.units,
-                use_bias=False,
-                kernel_initializer=kernel_init(),
-                name=f"dense_{i}",
+        x = _hidden_block(spec, i, x, kernel_init, dropout_layer, rng)
+    outputs = _output_layer(spec, kernel_init, combine)(x)
+    return keras.Model(inputs, outputs, name="dropbn_network")
+
+
+def _hidden_block(spec, i, x, kernel_init, dropout_layer, rng):
+    """Hidden block ``i`` on ``x``: Dense, activation, Dropout, batch norm."""
+    from keras import layers
+
+    if spec.batch_norm == "before":
+        # Dense -> BN -> activation: BN's beta replaces the Dense bias.
+        x = layers.Dense(
+            spec.units,
+            use_bias=False,
+            kernel_initializer=kernel_init(),
+            name=f"dense_{i}",
+        )(x)
+        x = layers.BatchNormalization(
+            epsilon=BATCH_NORM_EPSILON, name=f"batch_norm_{i}"
+        )(x)
+        x = layers.Activation(spec.activation, name=f"activation_{i}")(x)
+        if spec.dropout > 0:
+            x = dropout_layer(
+                spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
             )(x)
+    else:
+        # The lesson's block: Dense(activation) -> Dropout -> BN.
+        x = layers.Dense(
+            spec.units,
+            activation=spec.activation,
+            kernel_initializer=kernel_init(),
+            name=f"dense_{i}",
+        )(x)
+        if spec.dropout > 0:
+            x = dropout_layer(
+                spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
+            )(x)
+        if spec.batch_norm == "after":
             x = layers.BatchNormalization(
                 epsilon=BATCH_NORM_EPSILON, name=f"batch_norm_{i}"
             )(x)
-            x = layers.Activation(spec.activation, name=f"activation_{i}")(x)
-            if spec.dropout > 0:
-                x = dropout_layer(
-                    spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
-                )(x)
-        else:
-            # The lesson's block: Dense(activation) -> Dropout -> BN.
-            x = layers.Dense(
-                spec.units,
-                activation=spec.activation,
-                kernel_initializer=kernel_init(),
-                name=f"dense_{i}",
-            )(x)
-            if spec.dropout > 0:
-                x = dropout_layer(
-                    spec.dropout, seed=int(rng.randint(2**31 - 1)), name=f"dropout_{i}"
-                )(x)
-            if spec.batch_norm == "after":
-                x = layers.BatchNormalization(
-                    epsilon=BATCH_NORM_EPSILON, name=f"batch_norm_{i}"
-                )(x)
-    outputs = layers.Dense(
+    return x
+
+
+def _output_layer(spec, kernel_init, combine):
+    """The output layer: one ``Dense``, or a committee's heads (one per member)."""
+    from keras import layers
+
+    init = kernel_init()
+    if spec.n_members > 1:
+        return layers_.committee_layers()[1](
+            spec.n_outputs,
+            activation=spec.output_activation,
+            combine=combine,
+            seed=getattr(init, "seed", 0),  # "zeros" for a trainer's template
+            name="output",
+        )
+    return layers.Dense(
         spec.n_outputs,
         activation=spec.output_activation,
-        kernel_initializer=kernel_init(),
+        kernel_initializer=init,
         name="output",
-    )(x)
-    return keras.Model(inputs, outputs, name="dropbn_network")
+    )
 
 
 def model_from_weights(spec, weights):
@@ -129,6 +157,13 @@ def _glorot(shape, dtype, rng, stats):
     return _glorot_uniform(rng, shape, dtype)
 
 
+def _random_signs(shape, dtype, rng, stats):
+    # TabM's initialisation of the members' first adapter: +-1, each sign
+    # equally likely; it alone makes the members' starting points differ
+    # in the shared layers.
+    return (2.0 * rng.randint(0, 2, shape) - 1.0).astype(dtype)
+
+
 # How each weight of the network starts, by the last part of its path:
 # Keras's defaults (Glorot-uniform kernels, zero biases, batch normalization
 # at the identity), embedding frequencies from N(0, EMBEDDING_SIGMA**2) and
@@ -143,6 +178,7 @@ _INITIALIZERS = {
     "frequencies": _frequencies,
     "weight": _embedding_weight,
     "shift": _embedding_shift,
+    "adapter": _random_signs,
 }
 
 
@@ -172,12 +208,14 @@ def _glorot_uniform(rng, shape, dtype, block_bytes=1 << 24):
 
     The same values as ``rng.uniform(-limit, limit, shape).astype(dtype)``
     (the generator's draws are taken in the same order), without the
-    float64 array twice the size of a wide kernel.
+    float64 array twice the size of a wide kernel. A committee's heads,
+    ``(members, fan_in, fan_out)``, are each member's own Glorot draw.
     """
-    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+    limit = np.sqrt(6.0 / (shape[-2] + shape[-1]))
     out = np.empty(shape, dtype=dtype)
-    rows = max(1, block_bytes // (8 * max(1, shape[1])))
-    for start in range(0, shape[0], rows):
-        stop = min(start + rows, shape[0])
-        out[start:stop] = rng.uniform(-limit, limit, (stop - start, shape[1]))
+    flat = out.reshape(-1, shape[-1])
+    rows = max(1, block_bytes // (8 * max(1, shape[-1])))
+    for start in range(0, flat.shape[0], rows):
+        stop = min(start + rows, flat.shape[0])
+        flat[start:stop] = rng.uniform(-limit, limit, (stop - start, shape[-1]))
     return out

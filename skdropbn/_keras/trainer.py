@@ -80,13 +80,16 @@ class Trainer:
         self.averaging = averaging = key.averaging
         self._rate = RateSource()
         self._template = build_network(
-            spec, dropout_layer=runtime_dropout(self._rate), placeholder=True
+            spec,
+            dropout_layer=runtime_dropout(self._rate),
+            placeholder=True,
+            combine=False,
         )
         self._dropout = None  # this fit's rate, a backend scalar
         self._momentum = None  # this fit's weight-averaging momentum, likewise
         self._optimizer = make_optimizer(key.optimizer, key.weight_decay)
         self._optimizer.build(self._template.trainable_variables)
-        self._loss = loss_function(key.loss)
+        self._loss = CommitteeLoss(loss_function(key.loss), spec.n_members)
         self._lr_index = [v.name for v in self._optimizer.variables].index(
             "learning_rate"
         )
@@ -242,7 +245,35 @@ class Trainer:
         # Keras's "sum over batch size" reduction.
         from keras import ops
 
-        return ops.mean(self._loss(y, y_pred) * w)
+        return ops.mean(self._loss.training(y, y_pred) * w)
+
+
+class CommitteeLoss:
+    """Per-sample losses of a network whose outputs may be a committee's.
+
+    Called (validation, early stopping), it scores the committee's
+    prediction, the members' mean; ``training`` averages the members' own
+    losses, as TabM trains them: each member learns to predict on its own
+    (a loss of the mean would let members specialise in cancelling each
+    other's errors). For a single network both are the plain loss.
+    """
+
+    def __init__(self, loss, n_members):
+        self.loss, self.n_members = loss, n_members
+
+    def __call__(self, y, y_pred):
+        from keras import ops
+
+        if self.n_members > 1:
+            y_pred = ops.mean(y_pred, axis=1)
+        return self.loss(y, y_pred)
+
+    def training(self, y, y_pred):
+        from keras import ops
+
+        if self.n_members > 1:
+            return ops.mean(self.loss(ops.expand_dims(y, 1), y_pred), axis=1)
+        return self.loss(y, y_pred)
 
 
 class VariableTrainer(Trainer):

@@ -210,7 +210,7 @@ def _check_attribute_name(cls, name, path):
 
 
 def _checked_spec(spec, where, path):
-    from skdropbn._base import ACTIVATIONS
+    from skdropbn._base import ACTIVATIONS, MAX_MEMBERS
 
     if not isinstance(spec, NetworkSpec):
         raise _bad_file(path, f"{where} is a {type(spec).__name__}.")
@@ -230,6 +230,8 @@ def _checked_spec(spec, where, path):
         and spec.activation in ACTIVATIONS
         and spec.output_activation in ("linear", "sigmoid", "softmax")
         and spec.feature_embedding in ("periodic", None)
+        and is_int(spec.n_members, 1)
+        and spec.n_members <= MAX_MEMBERS
     )
     if not ok:
         raise _bad_file(path, f"{where} is malformed: {str(spec)[:300]}.")

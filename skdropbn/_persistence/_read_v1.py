@@ -35,7 +35,7 @@ from skdropbn._persistence._read_bounded import (
 
 # Constructor parameters added since format version 1, with the value that
 # behaves as skdropbn did before each existed.
-_ADDED_PARAMS = {"feature_embedding": None}
+_ADDED_PARAMS = {"feature_embedding": None, "n_members": 1}
 
 
 def _checked_member(members, name, expected, path):
