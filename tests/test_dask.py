@@ -91,8 +91,10 @@ def test_grid_search_on_the_cluster_matches_a_local_run(client, small):
     with joblib.parallel_backend("dask"):
         remote = GridSearchCV(DropBNRegressor(**SMALL), GRID, cv=2).fit(X, y)
 
-    # The fits ran on the workers: each compiled trainers of its own.
-    assert sum(s["trainers"] for s in client.run(_worker_state).values()) >= 2
+    # The fits ran on the workers, which compiled trainers of their own. Not
+    # necessarily on both: the scheduler may give every task to the first
+    # worker that is ready (seen once in CI: all on one worker).
+    assert sum(s["trainers"] for s in client.run(_worker_state).values()) >= 1
     assert remote.cv_results_.keys() == local.cv_results_.keys()
     for key, value in local.cv_results_.items():
         if key in TIMING_KEYS:
