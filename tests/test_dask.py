@@ -6,6 +6,7 @@ module: every worker pays the backend import once.
 
 import numpy as np
 import pytest
+from _dask_tasks import _learn, _score, _worker_state
 from conftest import make_regression_data
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -45,31 +46,6 @@ def client():
 @pytest.fixture(scope="module")
 def small():
     return make_regression_data(n_samples=120, n_features=4, seed=1)
-
-
-def _worker_state():
-    """What a worker knows: its thread limits and how many fits it compiled."""
-    import os
-    import sys
-
-    from threadpoolctl import threadpool_info
-
-    state = {
-        "blas": sorted({p["num_threads"] for p in threadpool_info()}),
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "trainers": 0,
-    }
-    if "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        state["tf"] = (
-            tf.config.threading.get_intra_op_parallelism_threads(),
-            tf.config.threading.get_inter_op_parallelism_threads(),
-        )
-    network = sys.modules.get("skdropbn._keras.pool")
-    if network is not None:
-        state["trainers"] = sum(len(pool) for pool in network._TRAINERS.values())
-    return state
 
 
 def test_every_worker_limits_its_threads(client):
@@ -154,14 +130,6 @@ def test_dask_ml_incremental_streams_blocks_through_partial_fit(client, small):
     np.testing.assert_allclose(
         remote.estimator_.predict(X), local.predict(X), rtol=1e-4, atol=1e-6
     )
-
-
-def _learn(est, X, y):
-    return est.partial_fit(X, y)
-
-
-def _score(est, X, y):
-    return est.score(X, y)
 
 
 def successive_halving(client, estimator, grid, blocks, X_val, y_val):
