@@ -94,12 +94,18 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
             return None
         return self.batch_norm
 
-    def _resolved_embedding(self, n_samples, warm):
-        if self.feature_embedding != "auto":
-            return self.feature_embedding
-        if warm:  # keep the previous fit's network
-            return self._spec.feature_embedding
-        return "periodic" if n_samples >= AUTO_EMBEDDING_MIN_SAMPLES else None
+    def _resolved_embedding(self, X, warm):
+        """The spec's embedding fields for a fit on ``X``: kind and features."""
+        embedding = self.feature_embedding
+        if warm and embedding in ("auto", self._spec.feature_embedding):
+            return self._spec.embedding_fields()  # the previous fit's network
+        if embedding == "auto":
+            many = X.shape[0] >= AUTO_EMBEDDING_MIN_SAMPLES
+            embedding = "periodic" if many else None
+        features = None if embedding is None else _data.embedded_features(X)
+        if features == ():  # every feature two-valued: nothing to embed
+            embedding, features = None, None
+        return {"feature_embedding": embedding, "embedded_features": features}
 
     def _batch_size(self, n_train):
         if self.batch_size == "auto":
@@ -157,8 +163,8 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
             input_batch_norm=bool(self.input_batch_norm),
             activation=self.activation,
             output_activation=prepared.output_activation,
-            feature_embedding=embedding,
             n_members=int(self.n_members),
+            **embedding,
         )
         if previous is not None and spec != previous:
             raise ValueError(
@@ -192,7 +198,7 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
         spec = self._network_spec(
             X.shape[1],
             prepared,
-            self._resolved_embedding(n_samples, warm),
+            self._resolved_embedding(X, warm),
             self._spec if warm else None,
             "warm_start=True",
         )

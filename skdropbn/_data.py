@@ -116,6 +116,36 @@ def feature_statistics(X, chunk_rows=65536):
     return mean, std
 
 
+def embedded_features(X, block_values=1 << 20):
+    """Indices of the columns of ``X`` with more than two distinct values.
+
+    The periodic embedding maps only those (``NetworkSpec.embedded_features``):
+    a one-hot indicator, or any two-valued column, gains nothing from it.
+    One pass over blocks of about ``block_values`` values, each column's
+    first two values kept as they are met; it stops as soon as every column
+    has shown a third (after one block, on continuous data). Returns
+    None when every column has (the spec's "every feature").
+    """
+    n, d = X.shape
+    first = np.asarray(X[:1], dtype=np.float64).reshape(d)
+    second = np.full(d, np.nan)
+    two_valued = np.ones(d, dtype=bool)
+    chunk_rows = max(1, block_values // max(d, 1))  # a few MB per block
+    for start in range(0, n, chunk_rows):
+        cols = np.flatnonzero(two_valued)
+        block = np.asarray(X[start : start + chunk_rows])[:, cols]
+        other = block != first[cols]
+        new = np.isnan(second[cols]) & other.any(axis=0)
+        rows = other.argmax(axis=0)
+        second[cols[new]] = block[rows[new], np.flatnonzero(new)]
+        in_two = other & (block != second[cols])
+        two_valued[cols[in_two.any(axis=0)]] = False
+        if not two_valued.any():
+            break
+    embedded = np.flatnonzero(~two_valued)
+    return None if len(embedded) == d else tuple(int(i) for i in embedded)
+
+
 def equal_batch_size(n, batch_size):
     """Rows per batch when ``n`` rows make ``ceil(n / batch_size)`` equal batches.
 

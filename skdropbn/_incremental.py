@@ -27,14 +27,14 @@ class IncrementalMixin:
         prepared = self._prepare_partial_targets(y, sample_weight, classes, fitted)
         if fitted:
             spec = self._network_spec(
-                X.shape[1], prepared, self._spec.feature_embedding, self._spec,
+                X.shape[1], prepared, self._spec.embedding_fields(), self._spec,
                 "partial_fit",
             )  # fmt: skip
         else:
             # "auto" decides on the first call's rows: the rows to come are
             # unknown then.
             spec = self._network_spec(
-                X.shape[1], prepared, self._resolved_embedding(len(X), False),
+                X.shape[1], prepared, self._resolved_embedding(X, False),
                 None, "",
             )  # fmt: skip
             # Checked once: a call adds one batch's tensors to the network's
@@ -142,7 +142,7 @@ class IncrementalMixin:
         spec = self._network_spec(
             source.shape[1],
             prepared,
-            self._resolved_embedding(n_samples, warm),
+            self._resolved_embedding(source, warm),
             self._spec if warm else None,
             "warm_start=True",
         )

@@ -62,7 +62,10 @@ def _embed(layer, x):
     dtype = x.dtype
     z = x * layer["weight"].astype(dtype, copy=False) + layer["shift"].astype(dtype)
     z /= np.sqrt(1.0 + np.square(z / dtype.type(EMBEDDING_CLIP)))
-    p = z[:, :, None] * layer["frequencies"].astype(dtype, copy=False)
+    # Only the features with more than two values (``NetworkSpec.embedded_features``).
+    features = layer.get("features")
+    e = z if features is None else z[:, np.asarray(features, np.intp)]
+    p = e[:, :, None] * layer["frequencies"].astype(dtype, copy=False)
     v = np.concatenate([np.cos(p), np.sin(p)], axis=-1)
     h = v @ layer["kernel"].astype(dtype, copy=False) + layer["bias"].astype(dtype)
     np.maximum(h, 0, out=h)
@@ -329,7 +332,7 @@ class _FittedWeights:
             scale, shift = adapter * s, adapter * t
         return {"kind": "members", "scale": scale, "shift": shift}
 
-    def embedding(self, pending):
+    def embedding(self, pending, features):
         """The periodic embedding's arrays, the affine map ``pending`` folded in.
 
         The embedding's first step is a per-feature affine map too: the input
@@ -339,7 +342,11 @@ class _FittedWeights:
         if pending is not None:
             scale, bn_shift = pending
             weight, shift = scale * weight, bn_shift * weight + shift
+        # "features" only when some features are left out: the layers of a
+        # file saved before embedded_features existed fold to the same dict.
+        subset = {} if features is None else {"features": tuple(features)}
         return {
+            **subset,
             "kind": "periodic",
             "weight": weight,
             "shift": shift,
@@ -369,7 +376,7 @@ def export_layers(weights, paths, spec):
     pending = fitted.batch_norm("input_batch_norm") if spec.input_batch_norm else None
     layers = []
     if spec.feature_embedding == "periodic":
-        layers.append(fitted.embedding(pending))
+        layers.append(fitted.embedding(pending, spec.embedded_features))
         pending = None
     if spec.n_members > 1:
         layers.append(fitted.members(pending))

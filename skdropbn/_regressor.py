@@ -62,8 +62,11 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         16 trainable frequencies ``c`` per feature (the PLR embedding of
         Gorishniy et al., 2022, with RealMLP's smooth clipping and skip).
         It lets the network fit sharp, tree-like patterns, and makes it
-        insensitive to the scale of the features. ``None``: the features go
-        straight into the first ``Dense`` layer, as in the lesson.
+        insensitive to the scale of the features. Features with at most two
+        distinct values in the training data (one-hot indicators) get only
+        the standardised value: any function of them is linear in it.
+        ``None``: the features go straight into the first ``Dense`` layer, as
+        in the lesson.
         ``"auto"``: ``"periodic"`` when ``fit`` gets 1,000 rows or more,
         else ``None`` (on small data the embedding measured worse).
 

@@ -22,6 +22,10 @@ BATCH_NORM_EPSILON = 1e-3
 # x / sqrt(1 + (x / 3)**2)), so that an outlier cannot land on an arbitrary
 # phase. Sigma 1 was chosen on the two wine datasets over 0.1, 0.3 and
 # frequencies spread from 0.1 to 1 (benchmarks/results/accuracy-ablation.md).
+# Only features with more than two values get the periodic part
+# (``NetworkSpec.embedded_features``): any function of a two-valued feature
+# (a one-hot indicator) is affine in it, so its 16 periodic values would
+# add nothing the smooth path does not carry but width (17x per indicator).
 EMBEDDING_FREQUENCIES = 16
 EMBEDDING_DIM = 16
 EMBEDDING_SIGMA = 1.0
@@ -52,6 +56,9 @@ class NetworkSpec:
     # Last, with defaults: specs saved before these existed still load.
     feature_embedding: str | None = None  # "periodic" or None
     n_members: int = 1  # the committee's size (1: a single network)
+    # The features the periodic embedding maps, increasing column indices
+    # (the others only pass through its smooth path); None: every feature.
+    embedded_features: tuple[int, ...] | None = None
 
     def architecture(self):
         """What shapes the compiled training epoch: this spec, rate-free.
@@ -62,6 +69,21 @@ class NetworkSpec:
         dropout compiles once per depth, not once per rate.
         """
         return replace(self, dropout=0.5 if self.dropout > 0 else 0.0)
+
+    def embedding_fields(self):
+        """The fields that say how the features enter: kind and which ones."""
+        return {
+            "feature_embedding": self.feature_embedding,
+            "embedded_features": self.embedded_features,
+        }
+
+    def n_embedded(self):
+        """How many features the periodic embedding maps (0 without one)."""
+        if self.feature_embedding is None:
+            return 0
+        if self.embedded_features is None:
+            return self.n_features
+        return len(self.embedded_features)
 
     def weight_shapes(self):
         """``[(path, shape)]`` of the network's Keras weights, in Keras's order.
@@ -80,12 +102,13 @@ class NetworkSpec:
             yield from _batch_norm_shapes("input_batch_norm", width)
         if self.feature_embedding == "periodic":
             k, dim = EMBEDDING_FREQUENCIES, EMBEDDING_DIM
-            yield "embedding/frequencies", (width, k)
+            embedded = self.n_embedded()
+            yield "embedding/frequencies", (embedded, k)
             yield "embedding/kernel", (2 * k, dim)
             yield "embedding/bias", (dim,)
             yield "embedding/weight", (width,)
             yield "embedding/shift", (width,)
-            width *= dim + 1
+            width += embedded * dim
         if self.n_members > 1:
             yield "members/adapter", (self.n_members, width)
         for i in range(self.n_layers):

@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -280,18 +281,34 @@ def test_weight_shapes_are_those_keras_builds():
     from skdropbn._keras.network import build_network
     from skdropbn._spec import NetworkSpec
 
-    for bn, input_bn, embedding, n_layers, members in [
+    for bn, input_bn, embedding, n_layers, members, *features in [
         ("after", True, "periodic", 2, 1),
         ("before", False, None, 1, 1),
         (None, True, None, 1, 1),
         ("after", True, "periodic", 2, 3),
         ("before", True, None, 0, 2),
+        ("after", False, "periodic", 1, 2, (0, 2)),
     ]:
         spec = NetworkSpec(
-            3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding, members
-        )
+            3, 2, n_layers, 5, 0.1, bn, input_bn, "relu", "linear", embedding, members,
+            *features,
+        )  # fmt: skip
         built = [(w.path, tuple(w.shape)) for w in build_network(spec).weights]
         assert spec.weight_shapes() == built
+
+
+@pytest.mark.parametrize(
+    "features", [(), (0, 0), (2, 1), (0, 3), (-1, 1), [0, 1], (0, 1.0), (True,)]
+)
+def test_malformed_embedded_features_are_rejected(features):
+    from skdropbn._persistence._check_fitted import _checked_spec
+    from skdropbn._spec import NetworkSpec
+
+    spec = NetworkSpec(3, 1, 1, 5, 0.1, "after", False, "relu", "linear", "periodic")
+    assert _checked_spec(spec, "it", "f") is spec
+    assert _checked_spec(replace(spec, embedded_features=(0, 2)), "it", "f")
+    with pytest.raises(ValueError, match="malformed"):
+        _checked_spec(replace(spec, embedded_features=features), "it", "f")
 
 
 def test_loading_imports_no_backend_and_predicts(models, files, tmp_path):

@@ -144,6 +144,45 @@ def test_feature_embedding_makes_the_fit_insensitive_to_feature_scale(data):
         assert close == same, embedding
 
 
+def test_embedded_features_are_the_columns_with_more_than_two_values():
+    from skdropbn._data import embedded_features
+
+    rng = np.random.RandomState(0)
+    late = np.r_[np.zeros(98), 1.0, 2.0]  # the third value in the last rows
+    X = np.c_[
+        rng.randn(100), rng.randint(0, 2, 100), np.full(100, 4.0),
+        rng.randint(0, 3, 100), np.r_[np.zeros(99), 5.0], late,
+    ]  # fmt: skip
+    # Blocks of 2 rows (12 values / 6 columns) as well as one block.
+    for block_values in (12, 1 << 20):
+        assert embedded_features(X, block_values) == (0, 3, 5)
+        assert embedded_features(X.astype(np.float32), block_values) == (0, 3, 5)
+    assert embedded_features(X[:, [0, 3]]) is None  # every column: None
+    assert embedded_features(X[:, [1, 2, 4]]) == ()
+
+
+def test_two_valued_columns_skip_the_periodic_embedding(data):
+    # One-hot indicators get only the embedding's smooth path: their
+    # frequencies are not in the network, and inference agrees with Keras.
+    X, y = data
+    rng = np.random.RandomState(0)
+    X = np.c_[X[:, :2], rng.randint(0, 2, (len(X), 3)), X[:, 2:]]
+    params = dict(n_layers=1, units=8, epochs=2, random_state=0)
+    est = DropBNRegressor(**params, feature_embedding="periodic").fit(X, y)
+    assert est._spec.embedded_features == (0, 1, 5, 6, 7)
+    embedding = est.model_.get_layer("embedding")
+    assert tuple(embedding.frequencies.shape) == (5, 16)
+    assert est.model_.output_shape == (None, 1)
+    assert est.model_.get_layer("dense_0").kernel.shape[0] == 8 + 5 * 16
+    raw = est.model_.predict(X.astype(np.float32), verbose=0).ravel()
+    np.testing.assert_allclose(
+        est.predict(X), raw * est.y_scale_ + est.y_mean_, rtol=1e-4, atol=1e-5
+    )
+    # Only indicators: nothing to embed, so no embedding at all.
+    only = DropBNRegressor(**params, feature_embedding="periodic").fit(X[:, 2:5], y)
+    assert only._spec.feature_embedding is None
+
+
 def test_auto_embedding_from_1000_rows_and_kept_by_warm_start():
     X, y = make_regression_data(n_samples=1000, n_features=3, seed=3)
     params = dict(n_layers=1, units=4, epochs=1, random_state=0)

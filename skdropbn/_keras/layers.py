@@ -30,9 +30,11 @@ def periodic_embedding_layer():
     feature, ``z = x * weight + shift`` (the training data's standardisation,
     not trained), ``z = z / sqrt(1 + (z / 3)**2)``, ``p = 2 pi z
     frequencies``, ``h = relu([cos p, sin p] @ kernel + bias)``, and returns
-    ``z`` and the ``dim`` values of ``h`` of every feature side by side
-    (``n_features * (dim + 1)`` values; keeping ``z`` gives the network a
-    smooth path besides the periodic one, as RealMLP's embedding does).
+    ``z`` of every feature and the ``dim`` values of ``h`` of every feature
+    in ``features`` side by side (``n_features + len(features) * dim``
+    values; keeping ``z`` gives the network a smooth path besides the
+    periodic one, as RealMLP's embedding does). ``features=None``: every
+    feature gets ``h``.
     """
     keras = import_keras()
     from keras import ops
@@ -45,11 +47,16 @@ def periodic_embedding_layer():
             dim=EMBEDDING_DIM,
             sigma=EMBEDDING_SIGMA,
             seed=0,
+            features=None,
             **kwargs,
         ):
             super().__init__(**kwargs)
             self.n_frequencies, self.dim = int(n_frequencies), int(dim)
             self.sigma, self.seed = float(sigma), int(seed)
+            self.features = None if features is None else [int(i) for i in features]
+
+        def _n_embedded(self, n_features):
+            return n_features if self.features is None else len(self.features)
 
         def build(self, input_shape):
             n = input_shape[-1]
@@ -61,7 +68,7 @@ def periodic_embedding_layer():
                 shape=(n,), initializer="zeros", trainable=False, name="shift"
             )
             self.frequencies = self.add_weight(
-                shape=(n, k),
+                shape=(self._n_embedded(n), k),
                 initializer=keras.initializers.RandomNormal(
                     stddev=self.sigma, seed=self.seed
                 ),
@@ -79,14 +86,16 @@ def periodic_embedding_layer():
         def call(self, x):
             z = x * self.weight + self.shift
             z = z / ops.sqrt(1.0 + ops.square(z / EMBEDDING_CLIP))
-            p = (2.0 * np.pi) * ops.expand_dims(z, -1) * self.frequencies
+            e = z if self.features is None else ops.take(z, self.features, axis=1)
+            p = (2.0 * np.pi) * ops.expand_dims(e, -1) * self.frequencies
             v = ops.concatenate([ops.cos(p), ops.sin(p)], axis=-1)
             h = ops.relu(ops.matmul(v, self.kernel) + self.bias)
-            h = ops.reshape(h, (-1, x.shape[-1] * self.dim))
+            h = ops.reshape(h, (-1, self._n_embedded(x.shape[-1]) * self.dim))
             return ops.concatenate([z, h], axis=-1)
 
         def compute_output_shape(self, input_shape):
-            return (input_shape[0], input_shape[-1] * (self.dim + 1))
+            n = input_shape[-1]
+            return (input_shape[0], n + self._n_embedded(n) * self.dim)
 
         def get_config(self):
             config = super().get_config()
@@ -95,6 +104,7 @@ def periodic_embedding_layer():
                 dim=self.dim,
                 sigma=self.sigma,
                 seed=self.seed,
+                features=self.features,
             )
             return config
 

@@ -49,8 +49,11 @@ def build_network(spec, dropout_layer=None, placeholder=False, combine=True):
             epsilon=BATCH_NORM_EPSILON, name="input_batch_norm"
         )(x)
     if spec.feature_embedding == "periodic":
+        features = spec.embedded_features
         x = layers_.periodic_embedding_layer()(
-            seed=int(rng.randint(2**31 - 2)), name="embedding"
+            seed=int(rng.randint(2**31 - 2)),
+            features=None if features is None else list(features),
+            name="embedding",
         )(x)
     if spec.n_members > 1:
         x = layers_.committee_layers()[0](spec.n_members, name="members")(x)

@@ -232,10 +232,25 @@ def _checked_spec(spec, where, path):
         and spec.feature_embedding in ("periodic", None)
         and is_int(spec.n_members, 1)
         and spec.n_members <= MAX_MEMBERS
+        and _valid_embedded(spec.embedded_features, spec.n_features)
     )
     if not ok:
         raise _bad_file(path, f"{where} is malformed: {str(spec)[:300]}.")
     return spec
+
+
+def _valid_embedded(features, n_features):
+    """None, or a non-empty tuple of increasing column indices."""
+    if features is None:
+        return True
+    return (
+        type(features) is tuple
+        and 0 < len(features) <= n_features
+        and all(type(i) is int for i in features)
+        and features[0] >= 0
+        and features[-1] < n_features
+        and all(a < b for a, b in zip(features, features[1:]))
+    )
 
 
 def _check_weights(weights, spec, name, path):
