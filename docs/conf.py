@@ -144,6 +144,14 @@ BENCHMARK_SECTIONS = {
             "notes",
         ),
         (
+            "embedding-indicators.md",
+            "The periodic embedding on one-hot indicators: off against on",
+            "Cross-validated RMSE (lower is better) of the regressor's defaults "
+            "with two-valued columns left out of the periodic embedding (now) "
+            "and embedded like the others (before), and seconds per 5-fold CV.",
+            "notes",
+        ),
+        (
             "calibration.md",
             "Classification: predicted probabilities",
             "Held-out log loss, Brier score and expected calibration error (ECE): "

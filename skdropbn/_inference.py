@@ -97,9 +97,10 @@ def _rows_per_chunk(layers, chunk_size):
     faster than 16,384-row blocks (and than 256-row ones). A committee's
     row is ``n_members`` rows in the shared layers.
     """
+    members = _n_members(layers)
     widths = [layer[0].shape[-1] for layer in layers if not isinstance(layer, dict)]
-    widest = max([_embedding_width(layers), *(w * _n_members(layers) for w in widths)])
-    return max(256 // _n_members(layers), min(chunk_size, (1 << 20) // widest), 1)
+    widest = max([_embedding_width(layers), *(w * members for w in widths)])
+    return max(256 // members, min(chunk_size, (1 << 20) // widest), 1)
 
 
 def _combine_members(z, activation, logits):
