@@ -23,8 +23,10 @@ chosen on ("choose") and which only confirm them ("confirm").
 """
 
 import argparse
+import ast
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -160,6 +162,28 @@ def evaluate(name, models, seeds, params):
     return metric, runs
 
 
+_LOGGED = re.compile(r"^(\w+) \(\d+, \d+\) seed \d+ (\w+): (\(.*\))$")
+
+
+def read_logs(paths):
+    """``{dataset: (metric, runs)}`` from the per-run lines ``evaluate`` prints."""
+    logged = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            match = _LOGGED.match(line)
+            if match:
+                name, m, run = match.groups()
+                metric = "RMSE" if name in _datasets.REGRESSION else "log_loss"
+                runs = logged.setdefault(name, (metric, {}))[1]
+                runs.setdefault(m, []).append(
+                    ast.literal_eval(run.replace("nan", "None"))
+                )
+    for _, runs in logged.values():
+        for m, values in runs.items():
+            runs[m] = [tuple(np.nan if v is None else v for v in r) for r in values]
+    return logged
+
+
 def _number(x):
     """Four significant digits, without an exponent for large errors."""
     return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}"
@@ -196,15 +220,16 @@ def summary(all_ratios, models):
             values = [r[m] for r in ratios if m in r]
             if m != "hgb" and values:
                 lines.append(
-                    f"| {task} | {m} | {np.mean(values):.3f} | {np.max(values):.3f} "
-                    f"| {len(values)} |"
+                    f"| {task} | {m} | {np.mean(values):.3f} | "
+                    f"{np.median(values):.3f} | {np.max(values):.3f} | {len(values)} |"
                 )
     return [
         "",
-        "Error / HistGB's, over the datasets above:",
+        "Error / HistGB's, over the datasets above (the median is the steadier "
+        "figure where one set's ratio is far from 1):",
         "",
-        "| task | model | mean ratio | worst ratio | datasets |",
-        "|---|---|---|---|---|",
+        "| task | model | mean ratio | median ratio | worst ratio | datasets |",
+        "|---|---|---|---|---|---|",
         *lines,
     ]
 
@@ -221,6 +246,11 @@ def main():
         action="store_true",
         help="ablation: the periodic embedding maps two-valued (one-hot) columns "
         "too, as before NetworkSpec.embedded_features",
+    )
+    parser.add_argument(
+        "--from-log",
+        nargs="+",
+        help="build the table from the stderr of earlier runs instead of running",
     )
     parser.add_argument("--out", help="also write the Markdown table here")
     args = parser.parse_args()
@@ -244,9 +274,13 @@ def main():
         f"| dataset | role | metric | {' | '.join(models)} | DropBN 90% coverage |",
         "|---|---|---|" + "---|" * len(models) + "---|",
     ]
+    logged = read_logs(args.from_log) if args.from_log else None
     all_ratios = []
     for name in args.datasets.split(","):
-        result = evaluate(name, models, args.seeds, params)
+        if logged is not None:
+            result = logged.get(name)
+        else:
+            result = evaluate(name, models, args.seeds, params)
         if result is None:
             continue
         metric, runs = result
