@@ -239,7 +239,9 @@ class _BaseDropBN(_incremental.IncrementalMixin, BaseEstimator):
                 start = self._weights
             else:
                 stats = _data.feature_statistics(X) if spec.feature_embedding else ()
-                start = trainer.initial_weights(seeds["init"], *stats)
+                start = trainer.initial_weights(
+                    seeds["init"], *stats, output_bias=prepared.output_bias
+                )
             config = _keras.FitConfig(
                 self.learning_rate, seeds["dropout"], spec.dropout, momentum
             )

@@ -168,6 +168,13 @@ class DropBNClassifier(ClassifierMixin, _BaseDropBN):
     ``predict_proba`` evaluates the fitted weights with NumPy (batch
     normalization folded into the ``Dense`` layers), like the regressor.
 
+    ``fit`` starts the output layer's bias at the log-odds of the classes'
+    weighted frequencies (``class_weight`` and ``sample_weight`` included),
+    as ``HistGradientBoostingClassifier`` starts from its baseline
+    prediction: the network begins by predicting the classes' frequencies
+    and learns what departs from them. ``partial_fit`` starts it at zero
+    (its first call's rows need not have the stream's frequencies).
+
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer

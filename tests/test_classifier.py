@@ -98,6 +98,40 @@ def test_multilabel(binary):
         DropBNClassifier(class_weight="balanced").fit(X, Y)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_fit_starts_from_the_weighted_class_frequencies(n_classes):
+    # A learning rate too small to move the weights: the output bias stays
+    # where fit started it, the logits of the weighted class frequencies.
+    X, y = make_classification(
+        n_samples=200, n_classes=n_classes, n_informative=3, random_state=0
+    )
+    weights = {0: 3.0, 1: 0.5, 2: 1.0}
+    sample_weight = np.linspace(0.5, 1.5, len(y))
+    clf = DropBNClassifier(
+        n_layers=1, units=8, epochs=1, learning_rate=1e-12, random_state=0,
+        class_weight=weights, early_stopping=False,
+    ).fit(X, y, sample_weight=sample_weight)  # fmt: skip
+    w = sample_weight * np.array([weights[c] for c in y])
+    freq = np.bincount(y, weights=w) / w.sum()
+    if n_classes == 2:
+        expected = [np.log(freq[1] / freq[0])]
+    else:
+        expected = np.log(freq) - np.log(freq).mean()
+    np.testing.assert_allclose(clf._weights[-1], expected, rtol=1e-5)
+
+
+def test_an_overwhelming_class_weight_predicts_that_class():
+    # scikit-learn's check_class_weight_classifiers with the default
+    # parameters: on 50 noisy unscaled rows, class 0 weighs 1e7 times more.
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(centers=3, random_state=0, cluster_std=20)
+    clf = DropBNClassifier(
+        class_weight={0: 1000, 1: 1e-4, 2: 1e-4}, random_state=0
+    ).fit(X[:50], y[:50])
+    assert np.mean(clf.predict(X[50:]) == 0) > 0.87
+
+
 def test_class_weight_balanced_raises_minority_recall():
     X, y = make_classification(
         n_samples=400, n_features=5, weights=[0.9, 0.1], flip_y=0.05, random_state=0

@@ -10,6 +10,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdropbn import DropBNClassifier, DropBNRegressor
+from skdropbn._keras.backend import backend_name
 
 # Small and fast, yet able to learn the checks' toy problems.
 FAST = dict(n_layers=1, units=16, epochs=60, learning_rate=0.01, random_state=0)
@@ -31,4 +32,20 @@ EXPECTED_FAILURES = {
     xfail_strict=True,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# The default parameters too (issue 16: the default classifier failed
+# check_class_weight_classifiers), under one backend: the checks test the
+# estimators' logic, which no backend changes, and the small configuration
+# above runs them under every backend; these take about 3 minutes more.
+@pytest.mark.filterwarnings("error")
+@parametrize_with_checks(
+    [DropBNRegressor(), DropBNClassifier()],
+    expected_failed_checks=lambda est: EXPECTED_FAILURES,
+    xfail_strict=True,
+)
+def test_sklearn_compatible_with_default_parameters(estimator, check):
+    if backend_name() != "tensorflow":
+        pytest.skip("default-parameter checks run under the TensorFlow backend")
     check(estimator)

@@ -185,12 +185,16 @@ _INITIALIZERS = {
 }
 
 
-def initial_weights(model, seed, feature_mean=None, feature_scale=None):
+def initial_weights(
+    model, seed, feature_mean=None, feature_scale=None, output_bias=None
+):
     """Fresh weights for ``model``, in ``model.weights`` order, drawn from ``seed``.
 
     The embedding standardises each feature with ``feature_mean`` and
-    ``feature_scale`` (the training data's, computed by the caller). A
-    weight of a kind not in ``_INITIALIZERS`` is an error, not a zero.
+    ``feature_scale`` (the training data's, computed by the caller). The
+    output layer's bias is ``output_bias`` (every member's, in a
+    committee), or zeros. A weight of a kind not in ``_INITIALIZERS`` is an
+    error, not a zero.
     """
     rng = np.random.RandomState(seed)
     stats = (
@@ -202,7 +206,10 @@ def initial_weights(model, seed, feature_mean=None, feature_scale=None):
         name = v.path.rsplit("/", 1)[-1]
         if name not in _INITIALIZERS:
             raise ValueError(f"No initializer for the weight {v.path!r}.")
-        weights.append(_INITIALIZERS[name](tuple(v.shape), v.dtype, rng, stats))
+        value = _INITIALIZERS[name](tuple(v.shape), v.dtype, rng, stats)
+        if v.path == "output/bias" and output_bias is not None:
+            value[...] = output_bias
+        weights.append(value)
     return weights
 
 

@@ -110,9 +110,13 @@ class Trainer:
         n_slots = sum(math.prod(v.shape) for v in self._optimizer.variables)
         self.state_bytes = 4 * (n_weights * (2 if averaging else 1) + n_slots)
 
-    def initial_weights(self, seed, feature_mean=None, feature_scale=None):
+    def initial_weights(
+        self, seed, feature_mean=None, feature_scale=None, output_bias=None
+    ):
         """Fresh weights for this architecture (``network.initial_weights``)."""
-        return initial_weights(self._template, seed, feature_mean, feature_scale)
+        return initial_weights(
+            self._template, seed, feature_mean, feature_scale, output_bias
+        )
 
     def load(self, weights, config):
         """Start a fit from ``weights``, with ``config``'s rates and seed.
