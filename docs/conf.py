@@ -262,6 +262,14 @@ BENCHMARK_SECTIONS = {
             "notes",
         ),
         (
+            "wide-fit-memory.md",
+            "Peak memory of wide fits",
+            "The peak resident memory of a fit of two wide hidden layers, as a "
+            "multiple of the network's float32 weights, under both backends "
+            "(lower is better; the target is at most 8x).",
+            "notes",
+        ),
+        (
             "hostile-files.md",
             "Loading hostile files",
             "Crafted files (zip bombs, huge declared arrays, deep nesting) against "

@@ -161,6 +161,5 @@ class IncrementalMixin:
             spec, data.block_rows * data.group, type(self).__name__
         )
         self._train(spec, prepared, data, batch_size, warm, seeds, source)
-        if data.n_val:
-            self._calibrate(*data.calibration_rows())
+        self._finish_fit(data.calibration_rows() if data.n_val else None)
         return self

@@ -123,6 +123,23 @@ def _combine_members(z, activation, logits):
     return logsumexp(log_softmax(z, axis=-1), axis=1) - np.log(k)
 
 
+# Above this many values (64 MB in float32), mc_moments casts the float64
+# layers one at a time as it uses them instead of all at once: a float32 copy
+# of the whole network during the calibration of return_std was the top of a
+# wide fit's memory, 9.4x its weights (2 x 4000 units, TensorFlow), beside
+# the trainer and the float64 layers (benchmarks/reliability_soak.py). Below
+# it, one cast is cheaper than one per block.
+MC_WHOLE_CAST_VALUES = 1 << 24
+
+
+def _n_values(layers):
+    """Number of values in the folded network's arrays."""
+    arrays = (
+        layer.values() if isinstance(layer, dict) else layer[:2] for layer in layers
+    )
+    return sum(a.size for group in arrays for a in group if isinstance(a, np.ndarray))
+
+
 def as_dtype(layers, dtype):
     """The folded network with its arrays cast to ``dtype``."""
     out = []
@@ -199,7 +216,7 @@ def forward(layers, X, *, rng=None, logits=False, chunk_size=16384, members=Fals
             # The bias in place: a second array of the block's size per layer
             # costs a quarter of a large call's time.
             h = h @ kernel.astype(h.dtype, copy=False)
-            h += bias
+            h += bias.astype(h.dtype, copy=False)
             if not (logits and i == last):
                 h = ACTIVATIONS[activation](h)
             if rng is not None and rate > 0:
@@ -240,13 +257,18 @@ def mc_moments(layers, X, n_passes, rng, *, logits=False, transform=None):
     as well as dropout's (the mean is the committee's, averaged over the
     passes).
 
-    The passes run in float32, stacked into blocks of about 65,536 rows so
+    The passes run in float32: with the network cast to float32 once, or,
+    for a network of more than ``MC_WHOLE_CAST_VALUES`` values, a layer at
+    a time in each block (``forward`` casts each kernel it multiplies by),
+    so that a wide network is not held in float32 beside its float64
+    layers. The passes are stacked into blocks of about 65,536 rows so
     that the matrix products stay large; each block is evaluated a few
     thousand rows at a time (``_rows_per_chunk``) and folded into running
     moments (Chan et al.'s pairwise update), so memory stays at a few tens of
     MB whatever ``n_samples`` and ``n_passes`` are.
     """
-    layers = as_dtype(layers, np.float32)
+    if _n_values(layers) <= MC_WHOLE_CAST_VALUES:
+        layers = as_dtype(layers, np.float32)
     X = X.astype(np.float32)
     width = _embedding_width(layers)
     if width and X.shape[0] * width <= (1 << 24):
@@ -286,11 +308,12 @@ class _FittedWeights:
     wide fit when all were converted first).
     """
 
-    def __init__(self, weights, paths):
+    def __init__(self, weights, paths, dtype):
         self.by_path = dict(zip(paths, weights))
+        self.dtype = dtype
 
     def __call__(self, path):
-        return np.array(self.by_path[path], dtype=np.float64)
+        return np.array(self.by_path[path], dtype=self.dtype)
 
     def batch_norm(self, name):
         """Batch norm at inference as ``x * scale + shift``."""
@@ -309,7 +332,10 @@ class _FittedWeights:
         """
         kernel = self(f"{name}/kernel")
         bias = f"{name}/bias"
-        bias = self(bias) if bias in self.by_path else np.zeros(kernel.shape[-1])
+        if bias in self.by_path:
+            bias = self(bias)
+        else:
+            bias = np.zeros(kernel.shape[-1], self.dtype)
         if pending is not None:
             scale, shift = pending
             # Not ``shift @ kernel``: a BLAS call leaves OpenBLAS's threads
@@ -357,7 +383,7 @@ class _FittedWeights:
         }
 
 
-def export_layers(weights, paths, spec):
+def export_layers(weights, paths, spec, dtype=np.float64):
     """Fold the fitted network into ``[(kernel, bias, activation, dropout)]``.
 
     A feature embedding comes first, as a dict of its arrays (``"kind"``:
@@ -371,8 +397,11 @@ def export_layers(weights, paths, spec):
     next kernel for the lesson's order (Dense -> Dropout -> BN), into the same
     kernel for ``"before"``. Dropout commutes with that folding because it
     only scales the inputs of the affine map.
+
+    Folded in ``dtype``: float64 for the deterministic pass, float32 for the
+    calibration of ``return_std`` at the end of a fit.
     """
-    fitted = _FittedWeights(weights, paths)
+    fitted = _FittedWeights(weights, paths, dtype)
     # An affine map (scale, shift) waiting to fold into the next layer.
     pending = fitted.batch_norm("input_batch_norm") if spec.input_batch_norm else None
     layers = []

@@ -476,9 +476,18 @@ class DropBNRegressor(RegressorMixin, _BaseDropBN):
         return scale * np.sqrt(mc_var + noise_var)
 
     def _calibrate(self, X_val, targets_val, w_val):
-        """Calibrate ``return_std`` on the held-out rows (``calibrate_std``)."""
-        resid = np.abs(targets_val - _inference.forward(self._layers, X_val))
-        _, mc_var = self._mc_moments(X_val)
+        """Calibrate ``return_std`` on the held-out rows (``calibrate_std``).
+
+        With the network folded in float32, as the Monte-Carlo passes run
+        (see ``_finish_fit``).
+        """
+        spec = self._spec
+        layers = _inference.export_layers(
+            self._weights, spec.weight_paths(), spec, dtype=np.float32
+        )
+        X_val = X_val.astype(np.float32)
+        resid = np.abs(targets_val - _inference.forward(layers, X_val))
+        _, mc_var = self._mc_moments(X_val, layers=layers)
         self._std_calibration = _uncertainty.calibrate_std(resid, mc_var, w_val)
 
     def __sklearn_tags__(self):

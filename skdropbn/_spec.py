@@ -95,6 +95,10 @@ class NetworkSpec:
         """
         return list(self.iter_weight_shapes())
 
+    def weight_paths(self):
+        """The weights' paths (``"dense_0/kernel"``, ...), in Keras's order."""
+        return [path for path, _ in self.iter_weight_shapes()]
+
     def iter_weight_shapes(self):
         """``weight_shapes`` one at a time (for a count in constant memory)."""
         width = self.n_features

@@ -486,3 +486,39 @@ def test_the_memory_estimate_counts_every_weight(spec_params):
     )  # fmt: skip
     model = network.build_network(spec)
     assert _memory.n_weights(spec) == sum(int(np.prod(v.shape)) for v in model.weights)
+
+
+def test_a_jax_trainer_holds_only_the_training_state(data):
+    # Issue 16's wide fits peaked at 9.9x their weights' bytes under JAX: the
+    # template's and optimizer's own Keras variables (3x the weights) sat
+    # beside the state passed to the epoch, which never reads them (7.3x
+    # without; benchmarks/reliability_soak.py measures the peak itself).
+    if backend.backend_name() != "jax":
+        pytest.skip("JAX's trainer is a pure function of the state passed in")
+    X, y = data
+    DropBNRegressor(n_layers=1, units=29, epochs=2, random_state=0).fit(X, y)
+    with pool._TRAINERS_LOCK:
+        (trained,) = [
+            t for key, ts in pool._TRAINERS.items()
+            if key[1].architecture.units == 29 for t in ts
+        ]  # fmt: skip
+    variables = [*trained._template.variables, *trained._optimizer.variables]
+    assert variables and all(v._value is None for v in variables)
+    assert trained._state is None  # handed out by weights()
+
+
+def test_monte_carlo_passes_of_a_wide_network_cast_a_layer_at_a_time(
+    fitted, data, monkeypatch
+):
+    # A float32 copy of the whole network during return_std's calibration
+    # was the top of a wide fit's memory (9.4x its weights under
+    # TensorFlow); above MC_WHOLE_CAST_VALUES each block casts one layer at a
+    # time, with the same float32 arithmetic.
+    from skdropbn import _inference
+
+    X, _ = data
+    whole = fitted.predict(X[:50], return_std=True)
+    monkeypatch.setattr(_inference, "MC_WHOLE_CAST_VALUES", 0)
+    by_layer = fitted.predict(X[:50], return_std=True)
+    np.testing.assert_array_equal(by_layer[1], whole[1])
+    np.testing.assert_array_equal(by_layer[0], whole[0])

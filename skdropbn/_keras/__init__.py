@@ -19,6 +19,8 @@ Where to look:
     Each backend's compiled epoch, dropout bits and zero-copy tensors.
 ``pool.py``
     Compiled trainers kept for the next fit of the same architecture.
+``fixes.py``
+    Every private Keras name used, in one place.
 
 Nothing here imports Keras at import time: the backend is loaded by the
 first fit (or ``model_``), never by ``import skdropbn``.

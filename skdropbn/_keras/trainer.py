@@ -133,7 +133,9 @@ class Trainer:
                 zip(self._ntv_index, self._template.non_trainable_variables)
             )
         ]
-        ov = [np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables]
+        # One array of zeros at a time (a generator): the slots are twice the
+        # weights, and a list of them all was the top of a wide fit's load.
+        ov = (np.zeros(v.shape, dtype=v.dtype) for v in self._optimizer.variables)
         self._start((tv, ntv, ov, tv if self.averaging else []), config)
 
     def resume(self, state, config):

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from skdropbn._keras.fixes import release_variable_values
 from skdropbn._keras.layers import hash_bits
 from skdropbn._keras.trainer import Trainer
 
@@ -36,6 +37,14 @@ class JaxTrainer(Trainer):
 
     def _compile(self):
         model, optimizer = self._template, self._optimizer
+        # The epoch is a pure function of the state passed in: the template's
+        # and the optimizer's own variables serve only as its structure
+        # (shapes, dtypes, paths). Their values, zeros of the weights' shapes
+        # and two Adam slots, were 3x the weights beside the training state
+        # (a wide fit peaked at 9.8x its weights; 6.6x without them and with
+        # _base._finish_fit's float32 calibration, 2 x 6000 units,
+        # benchmarks/reliability_soak.py).
+        release_variable_values([*model.variables, *optimizer.variables])
 
         def objective(tv, ntv, x, y, w):
             y_pred, ntv = model.stateless_call(tv, ntv, x, training=True)
