@@ -69,6 +69,37 @@ def dropbn_epochs(X, y, net, e1, e2, repeats, variants, keras_fits=(), k_epochs=
     return epochs, fixed, next(iter(ests.values()))
 
 
+def _backend_ops(backend, x, w):
+    """``(compile_fn, transpose, x, w, run)`` for timing ``backend``'s products."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        xt, wt = tf.constant(x), tf.constant(w)
+
+        def run(f):
+            return f(xt, wt).numpy()
+
+        return functools.partial(tf.function, jit_compile=True), tf.transpose, run
+    if backend == "torch":
+        import torch
+
+        # Eager, as the torch trainer's steps: each product is one call.
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+
+        def run(f):
+            return f(xt, wt).numpy()
+
+        return (lambda f: f), (lambda a: a.T), run
+    import jax
+
+    xt, wt = jax.numpy.asarray(x), jax.numpy.asarray(w)
+
+    def run(f):
+        return f(xt, wt).block_until_ready()
+
+    return jax.jit, jax.numpy.transpose, run
+
+
 def compiled_gemm_rates(backend, budget_s, batch=256, units=1024, chain=8):
     """GFLOP/s of the backend's compiled (XLA) float32 matrix products.
 
@@ -76,30 +107,13 @@ def compiled_gemm_rates(backend, budget_s, batch=256, units=1024, chain=8):
     layer on ``batch`` rows: forward ``x @ W``, the inputs' gradient
     ``g @ W.T`` and the kernel's gradient ``x.T @ g``, each ``chain`` times
     in one compiled function (forward and input gradient chained through
-    their outputs, kernel gradients summed), median over calls.
+    their outputs, kernel gradients summed), median over calls. Under
+    PyTorch, whose trainer is eager, the products are eager calls.
     """
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, units), dtype=np.float32)
     w = (rng.standard_normal((units, units)) / np.sqrt(units)).astype(np.float32)
-
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        compile_fn = functools.partial(tf.function, jit_compile=True)
-        transpose = tf.transpose
-        x, w = tf.constant(x), tf.constant(w)
-
-        def run(f):
-            return f(x, w).numpy()
-    else:
-        import jax
-
-        compile_fn = jax.jit
-        transpose = jax.numpy.transpose
-        x, w = jax.numpy.asarray(x), jax.numpy.asarray(w)
-
-        def run(f):
-            return f(x, w).block_until_ready()
+    compile_fn, transpose, run = _backend_ops(backend, x, w)
 
     def forward(x, w):
         for _ in range(chain):

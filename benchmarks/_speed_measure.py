@@ -230,7 +230,7 @@ import numpy, sklearn.base, sklearn.utils
 t1 = time.perf_counter()
 import skdropbn
 t2 = time.perf_counter()
-loaded = [m for m in ("keras", "tensorflow", "jax") if m in sys.modules]
+loaded = [m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules]
 t3 = time.perf_counter()
 import {backend_module}
 t4 = time.perf_counter()
@@ -247,7 +247,7 @@ def measure_imports(backend, runs):
     them; the backend's module; keras on top of it. ``loaded``: the backend
     modules ``import skdropbn`` loaded (``["none"]`` when none did).
     """
-    backend_module = "tensorflow" if backend == "tensorflow" else "jax"
+    backend_module = backend  # tensorflow, jax or torch
     code = IMPORT_CODE.format(backend_module=backend_module)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     rows, loaded = [], set()

@@ -41,7 +41,8 @@ def limit_worker_threads(dask_worker=None, *, n_threads=1):
     - TensorFlow's intra- and inter-op thread pools, when Keras runs on
       TensorFlow;
     - XLA's CPU thread pool, when Keras runs on JAX (through ``XLA_FLAGS`` of
-      this process, read when JAX starts its CPU backend).
+      this process, read when JAX starts its CPU backend);
+    - PyTorch's intra- and inter-op threads, when Keras runs on PyTorch.
 
     Parameters
     ----------
@@ -54,8 +55,8 @@ def limit_worker_threads(dask_worker=None, *, n_threads=1):
     Returns
     -------
     limits : dict
-        What was limited: ``{"blas": n, "tensorflow": n}`` or
-        ``{"blas": n, "jax": n}``.
+        What was limited: ``{"blas": n}`` and the backend's, e.g.
+        ``{"blas": n, "tensorflow": n}``.
 
     Warns
     -----
@@ -111,7 +112,22 @@ def limit_worker_threads(dask_worker=None, *, n_threads=1):
                 f"intra_op_parallelism_threads={n_threads}"
             ).strip()
             limits["jax"] = n_threads
+    elif backend == "torch":
+        _limit_torch_threads(n_threads)
+        limits["torch"] = n_threads
     return limits
+
+
+def _limit_torch_threads(n_threads):
+    import torch
+
+    torch.set_num_threads(n_threads)
+    try:  # possible only before PyTorch's first parallel work in this process
+        torch.set_num_interop_threads(n_threads)
+    except RuntimeError as exc:
+        warnings.warn(
+            f"PyTorch inter-op threads not limited: {exc}", RuntimeWarning, stacklevel=3
+        )
 
 
 def _jax_started():

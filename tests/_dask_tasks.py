@@ -28,6 +28,10 @@ def _worker_state():
             tf.config.threading.get_intra_op_parallelism_threads(),
             tf.config.threading.get_inter_op_parallelism_threads(),
         )
+    if "torch" in sys.modules:
+        import torch
+
+        state["torch"] = (torch.get_num_threads(), torch.get_num_interop_threads())
     network = sys.modules.get("skdropbn._keras.pool")
     if network is not None:
         state["trainers"] = sum(len(pool) for pool in network._TRAINERS.values())

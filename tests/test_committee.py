@@ -28,14 +28,16 @@ def test_training_averages_members_losses_and_validation_scores_their_mean():
     from keras import ops
 
     from skdropbn._keras.losses import loss_function
-    from skdropbn._keras.trainer import CommitteeLoss
+    from skdropbn._keras.trainer import CommitteeLoss, to_numpy
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=(6, 1)).astype(np.float32)
     p = rng.normal(size=(6, 3, 1)).astype(np.float32)
     loss = CommitteeLoss(loss_function("squared_error"), 3)
-    training = ops.convert_to_numpy(loss.training(y, p))
-    validation = ops.convert_to_numpy(loss(y, p))
+    # Backend tensors in: under torch, a NumPy array on the left of a tensor
+    # operation trips NumPy 2's __array_wrap__ deprecation inside torch.
+    y_t, p_t = ops.convert_to_tensor(y), ops.convert_to_tensor(p)
+    training, validation = to_numpy(loss.training(y_t, p_t)), to_numpy(loss(y_t, p_t))
     np.testing.assert_allclose(
         training, np.mean((y[:, None, :] - p) ** 2, axis=(1, 2)), rtol=1e-6
     )

@@ -4,6 +4,8 @@ One ``LocalCluster`` of two single-threaded worker processes serves the whole
 module: every worker pays the backend import once.
 """
 
+import os
+
 import numpy as np
 import pytest
 from _dask_tasks import _learn, _score, _worker_state
@@ -30,6 +32,14 @@ TIMING_KEYS = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_ti
 
 @pytest.fixture(scope="module")
 def client():
+    # Dask's nannies set their "pre-spawn" variables (OMP_NUM_THREADS=1 and
+    # others) in this process's environment before spawning the workers, and
+    # leave them there; restored once the workers run. Left, they made this
+    # process's PyTorch, which reads OMP_NUM_THREADS when it first works in
+    # parallel, and every later test's subprocess run with one thread (its
+    # sums then round differently: a fit in a fresh process no longer equalled
+    # one in this process).
+    environ = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -38,6 +48,8 @@ def client():
     )
     client = distributed.Client(cluster)
     client.register_worker_callbacks(skdropbn.limit_worker_threads)
+    os.environ.clear()
+    os.environ.update(environ)
     yield client
     client.close()
     cluster.close()
@@ -57,6 +69,8 @@ def test_every_worker_limits_its_threads(client):
         assert state["blas"] in ([], [1])
         if backend_name() == "tensorflow":
             assert state["tf"] == (1, 1)
+        elif backend_name() == "torch":
+            assert state["torch"] == (1, 1)
         else:
             assert "intra_op_parallelism_threads=1" in state["xla_flags"]
 

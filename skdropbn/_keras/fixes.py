@@ -21,3 +21,18 @@ def release_variable_values(variables):
     for variable in variables:
         variable._initializer = variable._initializer or zeros
         variable._value = None
+
+
+def adam_slots(optimizer, variables):
+    """The first- and second-moment variables of a Keras Adam for ``variables``.
+
+    Lists in the order of ``variables``, for the PyTorch trainer's own
+    update step (``trainer_torch._Adam``;
+    ``tests/test_training.py::test_compiled_steps_equal_keras_train_on_batch``
+    compares it with Keras's).
+    """
+    index = [optimizer._get_variable_index(v) for v in variables]
+    return (
+        [optimizer._momentums[i] for i in index],
+        [optimizer._velocities[i] for i in index],
+    )
