@@ -109,8 +109,12 @@ def measure_grid(X, y, backend, cv, epochs, log=_no_log):
             cv=KFold(cv, shuffle=True, random_state=0),
             n_jobs=1,
         )
+        # clone() drops keras.wrappers' fit_kwargs (the cloned wrapper trains
+        # one epoch), so its epochs reach each fit as fit parameters instead.
+        kwargs = getattr(est, "fit_kwargs", None) or {}
+        params = {f"{step}__{k}": v for k, v in kwargs.items()}
         with quiet():
-            seconds[who] = timed(lambda s=search: s.fit(X, y))
+            seconds[who] = timed(lambda s=search, p=params: s.fit(X, y, **p))
     n_candidates = len(GRID["dropout"]) * len(GRID["n_layers"])
     return {
         "net": GRID_NET,

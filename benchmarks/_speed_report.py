@@ -37,7 +37,7 @@ NOTE_NUMPY = (
     "of the {budget} that {target}x model.fit allows a whole epoch."
 )
 NOTE_COMPILED = (
-    "{backend}'s compiled (XLA) float32 products of a training step, {batch} "
+    "{backend}'s {how} float32 products of a training step, {batch} "
     "rows x {units} x {units}, median GFLOP/s: {rates}; at these rates the "
     "products of an epoch of {computed} rows take at least {bound}."
 )
@@ -46,7 +46,9 @@ NOTE_LOADED = "Backend modules loaded by import skdropbn: {loaded}."
 NOTE_NO_SCIKERAS = (
     "scikeras needs TensorFlow and was not run{where}; "
     "keras.wrappers.SKLearnRegressor is the baseline of the grid search and the "
-    "memory row."
+    "memory row. Its epochs and batch size reach each fit of the grid search as "
+    "fit parameters: clone() drops its fit_kwargs, and a cloned wrapper trains "
+    "one epoch."
 )
 NOTE_TOTAL = "Total run time {seconds:.0f} s."
 NOTE_JSON = (
@@ -201,6 +203,9 @@ def compiled_note(backend, record, compiled):
     bound = sum(computed_flops / 3 / rate / 1e9 for rate in gflops.values())
     return NOTE_COMPILED.format(
         backend=backend,
+        # The trainer's epoch is compiled by XLA on TensorFlow and JAX; on
+        # PyTorch it runs eagerly (see trainer_torch.py).
+        how="eager" if backend == "torch" else "compiled (XLA)",
         batch=compiled["batch"],
         units=compiled["units"],
         rates=rates(gflops),

@@ -203,6 +203,13 @@ BENCHMARK_SECTIONS = {
             "notes",
         ),
         (
+            "speed-torch.md",
+            "PyTorch backend",
+            "As above, under ``KERAS_BACKEND=torch``, where both skdropbn's epoch "
+            "and ``model.fit`` run eagerly.",
+            "notes",
+        ),
+        (
             "large-data.md",
             "Memory on 1,000,000 rows",
             "Peak memory and time of one epoch on 1,000,000 x 50 (lower is "
@@ -275,6 +282,14 @@ BENCHMARK_SECTIONS = {
             "Crafted files (zip bombs, huge declared arrays, deep nesting) against "
             "``skdropbn.load``: extra memory and time (lower is better) before "
             "the ``ValueError`` that must come out.",
+            "notes",
+        ),
+        (
+            "cross-backend-fits.md",
+            "Same-seed fits across backends",
+            "The golden fits of the test suite under each backend: the largest "
+            "difference from the file written under TensorFlow, relative to "
+            "each value's scale (the test's tolerance is 1e-4; lower is closer).",
             "notes",
         ),
         (
