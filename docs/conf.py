@@ -233,6 +233,14 @@ BENCHMARK_SECTIONS = {
             "notes",
         ),
         (
+            "n-jobs.md",
+            "n_jobs",
+            "A grid search with ``n_jobs=1``, ``n_jobs=2`` (loky) and two threads "
+            "(lower time and higher speed-up are better), and the threads each "
+            "worker of ``n_jobs=-1`` would start on bigger machines.",
+            "notes",
+        ),
+        (
             "partial-fit.md",
             "partial_fit on 256-row chunks",
             "The time of a ``partial_fit`` call on 256 rows against what the same "

@@ -4,6 +4,7 @@ Every fit here is tiny; the property-based tests run a fixed, derandomized
 set of examples so that CI is reproducible and bounded in time.
 """
 
+import json
 import multiprocessing
 import os
 import re
@@ -354,6 +355,43 @@ def test_import_fit_and_predict_print_nothing_in_a_clean_process():
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert result.stderr == ""
+
+
+ONE_THREAD_SCRIPT = """
+import json
+import numpy as np
+from skdropbn import DropBNRegressor
+rng = np.random.RandomState(0)
+X = rng.normal(size=(200, 4))
+est = DropBNRegressor(n_layers=2, units=32, epochs=3, random_state=0)
+print(json.dumps(est.fit(X, X.sum(axis=1)).predict(X[:20]).tolist()))
+"""
+
+
+def test_a_worker_given_one_thread_fits_as_this_process():
+    # A loky worker of n_jobs=2 on 2 cores gets OMP_NUM_THREADS=1 from
+    # joblib (TensorFlow and PyTorch size their pools by it; JAX's trainers
+    # are then compiled single-threaded): its fits are the same fits, to
+    # float32 round-off.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", ONE_THREAD_SCRIPT],
+        env=env, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    theirs = np.array(json.loads(out.strip().splitlines()[-1]))
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4))
+    est = DropBNRegressor(n_layers=2, units=32, epochs=3, random_state=0)
+    ours = est.fit(X, X.sum(axis=1)).predict(X[:20])
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-5 * np.abs(ours).max())
+
+
+@pytest.mark.parametrize(
+    "value, expected", [("1", 1), ("4", 4), ("0", None), ("", None), ("x", None)]
+)
+def test_thread_budget_reads_omp_num_threads(monkeypatch, value, expected):
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert backend.thread_budget() == expected
 
 
 def test_native_stderr_filter_passes_on_everything_but_the_noise(capfd):

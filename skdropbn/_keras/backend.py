@@ -101,8 +101,10 @@ def import_keras():
     The first call imports Keras, initialises the backend's devices and
     compiles a trivial function, all under ``native_stderr_filtered``, so
     that TensorFlow's native start-up lines (see ``_STARTUP_NOISE``) never
-    reach the user; anything else it writes is passed on. No environment
-    variable or logging setting is changed. In a process forked after the
+    reach the user; anything else it writes is passed on. Under JAX, the
+    trainers' programs follow ``OMP_NUM_THREADS`` when it is 1
+    (``thread_budget``). No environment variable or logging setting is
+    changed. In a process forked after the
     backend was started here, it raises ``RuntimeError`` at once instead of
     letting the backend hang.
     """
@@ -115,9 +117,27 @@ def import_keras():
                     import keras
 
                     if keras.backend.backend() in BACKENDS:  # else: fits raise
-                        backend_module(keras.backend.backend()).warm_up()
+                        module = backend_module(keras.backend.backend())
+                        module.warm_up(thread_budget())
                 _BACKEND_PID = os.getpid()
     return sys.modules["keras"]
+
+
+def thread_budget():
+    """The threads this process is to use, from ``OMP_NUM_THREADS``; None if unset.
+
+    joblib sets it, in the worker processes of scikit-learn's ``n_jobs``, to
+    ``cores // n_jobs``, and NumPy's BLAS, scikit-learn's OpenMP code,
+    TensorFlow's intra- and inter-op pools and PyTorch size their thread
+    pools by it (``benchmarks/worker_threads.py``: TensorFlow's pools are 1
+    and 1 with ``OMP_NUM_THREADS=1``). XLA under JAX does not read it; JAX's
+    ``warm_up`` applies it to the trainers' own programs.
+    """
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return None
+    return threads if threads >= 1 else None
 
 
 def backend_name():

@@ -63,7 +63,7 @@ class Trainer:
     variables) with ``_compile`` (the epoch function), ``_set_state``,
     ``_current_state``, ``run_epoch``, ``snapshot``, ``restore``,
     ``set_learning_rate`` and ``weights``, and provides ``TRAINER`` (that
-    subclass), ``warm_up()``, ``uniform(seed, inputs)`` (the dropout mask's
+    subclass), ``warm_up(threads)``, ``uniform(seed, inputs)`` (the dropout mask's
     uniforms, from ``layers.hash_bits``) and ``share_tensor(array)``.
 
     Parameters

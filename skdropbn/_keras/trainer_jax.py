@@ -12,9 +12,21 @@ from skdropbn._keras.fixes import release_variable_values
 from skdropbn._keras.layers import hash_bits
 from skdropbn._keras.trainer import Trainer
 
+# XLA options of the trainers' compiled functions (see warm_up).
+_COMPILER_OPTIONS = {}
 
-def warm_up():
-    """Nothing to do: JAX starts quietly."""
+
+def warm_up(threads=None):
+    """With ``threads`` 1 (``backend.thread_budget``), single-threaded programs.
+
+    JAX starts quietly. XLA sizes its CPU thread pool by the cores it sees,
+    whatever ``OMP_NUM_THREADS`` says; its pool can be set only through the
+    process's ``XLA_FLAGS`` before JAX starts, which is not this library's
+    to change, so the trainers' own programs are compiled without Eigen's
+    multi-threading instead when the process is to use one thread.
+    """
+    if threads == 1:
+        _COMPILER_OPTIONS["xla_cpu_multi_thread_eigen"] = False
 
 
 def uniform(seed, inputs):
@@ -92,11 +104,11 @@ class JaxTrainer(Trainer):
             return val_total / X_val.shape[0]
 
         # The validation loss alone, for data streamed a block at a time.
-        self._validation = jax.jit(validation)
+        self._validation = jax.jit(validation, compiler_options=_COMPILER_OPTIONS)
         # The state goes in and comes out: donated, its buffers are reused
         # for the new state instead of both being alive at once (a wide fit
         # peaked at 13.3x its weights without, 2 x 6000 units).
-        return jax.jit(epoch, donate_argnums=0)
+        return jax.jit(epoch, donate_argnums=0, compiler_options=_COMPILER_OPTIONS)
 
     def snapshot(self):
         """Copies of the weights ``weights`` would return now.

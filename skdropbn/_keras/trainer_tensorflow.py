@@ -12,8 +12,12 @@ from skdropbn._keras.layers import hash_bits
 from skdropbn._keras.trainer import VariableTrainer
 
 
-def warm_up():
-    """Run TensorFlow's one-time device and compiler set-up (it prints notices)."""
+def warm_up(threads=None):
+    """Run TensorFlow's one-time device and compiler set-up (it prints notices).
+
+    ``threads`` is unused: TensorFlow sizes its pools by ``OMP_NUM_THREADS``
+    itself.
+    """
     tf.config.list_logical_devices()
     tf.function(lambda x: x + 1.0, jit_compile=True)(tf.zeros(1))
 

@@ -28,8 +28,8 @@ _BATCH_NORM_MOMENTUM = 0.99
 _MASK_BLOCK = 1 << 20
 
 
-def warm_up():
-    """Nothing to do: PyTorch starts quietly."""
+def warm_up(threads=None):
+    """Nothing to do: PyTorch starts quietly and reads ``OMP_NUM_THREADS`` itself."""
 
 
 def uniform(seed, inputs):
